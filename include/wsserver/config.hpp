@@ -1,0 +1,68 @@
+// config.hpp: the Config struct (every key of SPEC section 5 with its
+// default) and the checks that need more than one key or a parser.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wsserver/log.hpp"
+
+namespace ws {
+
+enum class ServiceKind { strip, echo, chat };
+enum class Terminator { nul, lf, crlf };
+enum class Overflow { queue, reject };
+
+// The largest pool the scoreboard is sized for.
+inline constexpr int max_workers_limit = 4096;
+
+struct Config {
+  std::vector<std::string> listen{"9000"};
+  int backlog = 511;
+  ServiceKind service = ServiceKind::strip;
+  Terminator reply_terminator = Terminator::nul;
+  int workers = 5;
+  int min_spare = 5;
+  int max_spare = 10;
+  int max_workers = 256;
+  Overflow overflow = Overflow::queue;
+  long long max_requests = 0;
+  int idle_timeout = 60;
+  int graceful_timeout = 30;
+  long long max_message = 65536;
+  long long chat_backlog = 1048576;
+  std::string auth_file;
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  int max_per_ip = 0;
+  std::string user;
+  std::string group;
+  std::string pid_file;
+  std::string control_socket;
+  std::string log_file;  // empty: stderr, or syslog when daemonized
+  log::Level log_level = log::Level::info;
+  std::string access_log;
+};
+
+// The bytes that end every reply and notice.
+std::string_view terminator_bytes(Terminator t);
+const char* service_name(ServiceKind s);
+
+// A failed check: the key it concerns and why.
+struct ConfigProblem {
+  std::string key;
+  std::string message;
+};
+
+// Checks what single-option validators cannot: relations between keys and
+// the syntax of listen addresses and CIDR lists. Returns the first problem.
+bool validate(const Config& config, ConfigProblem* problem);
+
+// Fills defaults that depend on the environment (pid file as root, control
+// socket beside the pid file) and makes relative paths absolute, so that a
+// daemon that changes to / still finds its files.
+void resolve_paths(Config& config, bool as_root, const std::string& cwd);
+
+}  // namespace ws

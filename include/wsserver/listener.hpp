@@ -1,0 +1,45 @@
+// listener.hpp: bind and listen on the configured addresses. One configured
+// address can give several sockets (a bare PORT is IPv4 and IPv6; a host name
+// can resolve to several addresses).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wsserver/address.hpp"
+#include "wsserver/fd.hpp"
+
+namespace ws {
+
+struct BoundSocket {
+  Fd fd;                // non-blocking, close-on-exec
+  Transport transport;
+  std::string local;    // the address actually bound: "127.0.0.1:9000", "[::1]:9000", "unix:/path"
+};
+
+struct Listener {
+  ListenAddress address;
+  std::vector<BoundSocket> sockets;
+};
+
+// Binds every socket for `address` and listens with `backlog`. On failure
+// closes what it opened and returns nullopt with *error set.
+std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error);
+
+// Removes the socket file of a unix listener (at exit).
+void remove_socket_file(const Listener& listener);
+
+// "127.0.0.1:9000", "[::1]:9000" or "unix:/path" for a socket address.
+std::string format_address(const sockaddr* addr, unsigned len);
+
+}  // namespace ws
+
+namespace ws {
+// Starts a graceful stop on one listener: new connections are no longer taken
+// (a socket filter drops their SYNs; a unix socket's file is removed) while the
+// connections already waiting in the backlog can still be accepted.
+void refuse_new_connections(const Listener& listener);
+}  // namespace ws

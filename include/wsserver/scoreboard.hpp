@@ -1,0 +1,92 @@
+// scoreboard.hpp: a table of worker states in shared memory. Each worker
+// writes only its own slot, with plain (relaxed) stores; the master reads every
+// slot to size the pool and to answer status, and folds a dead worker's
+// counters into its totals before reusing the slot.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "wsserver/cidr.hpp"
+
+namespace ws {
+
+enum class WorkerState : uint8_t { empty, starting, idle, busy, exiting };
+const char* state_name(WorkerState s);
+
+// Per-slot counters; also used for totals.
+struct Counters {
+  uint64_t clients = 0, messages = 0, bytes_in = 0, bytes_out = 0, rejected = 0;
+  Counters& operator+=(const Counters& o);
+};
+
+struct ClientAddress {
+  IpAddress ip;        // family AF_UNSPEC for unix-socket peers
+  uint16_t port = 0;
+  std::string text() const;
+};
+
+class WorkerSlot {
+ public:
+  // Master side.
+  void assign(int pid, uint32_t generation, int64_t now_ms);
+  void clear();
+  void set_pid(int pid) { pid_.store(pid, std::memory_order_relaxed); }
+  // Worker side: cheap stores, no system calls.
+  void set_state(WorkerState state, int64_t now_ms);
+  void set_client(const ClientAddress& client);
+  void add_traffic(uint64_t in, uint64_t out) {
+    bytes_in_.store(bytes_in_.load(std::memory_order_relaxed) + in, std::memory_order_relaxed);
+    bytes_out_.store(bytes_out_.load(std::memory_order_relaxed) + out, std::memory_order_relaxed);
+  }
+  void add_messages(uint64_t n) { messages_.store(messages_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void count_client() { clients_.store(clients_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void count_rejected() { rejected_.store(rejected_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+
+  // Readers.
+  int pid() const { return pid_.load(std::memory_order_relaxed); }
+  uint32_t generation() const { return generation_.load(std::memory_order_relaxed); }
+  WorkerState state() const { return static_cast<WorkerState>(state_.load(std::memory_order_acquire)); }
+  int64_t since_ms() const { return since_ms_.load(std::memory_order_relaxed); }
+  ClientAddress client() const;
+  Counters counters() const;
+
+ private:
+  std::atomic<int32_t> pid_{0};
+  std::atomic<uint32_t> generation_{0};
+  std::atomic<uint8_t> state_{0};
+  std::atomic<int64_t> since_ms_{0};
+  std::atomic<uint64_t> clients_{0}, messages_{0}, bytes_in_{0}, bytes_out_{0}, rejected_{0};
+  // The client's address in three words behind a sequence lock, so a reader
+  // never sees half of one address and half of another.
+  std::atomic<uint32_t> client_seq_{0};
+  std::atomic<uint64_t> client_words_[3]{};
+};
+
+class Scoreboard {
+ public:
+  // Maps `slots` slots of anonymous shared memory, inherited by every worker.
+  static Scoreboard create(int slots);
+  Scoreboard() = default;
+  Scoreboard(Scoreboard&& other) noexcept;
+  Scoreboard& operator=(Scoreboard&& other) noexcept;
+  ~Scoreboard();
+
+  int size() const { return size_; }
+  WorkerSlot& slot(int i) { return slots_[i]; }
+  const WorkerSlot& slot(int i) const { return slots_[i]; }
+  // The first empty slot, or -1.
+  int free_slot() const;
+
+ private:
+  WorkerSlot* slots_ = nullptr;
+  int size_ = 0;
+};
+
+int64_t wall_clock_ms();
+
+}  // namespace ws

@@ -1,0 +1,79 @@
+#include "wsserver/address.hpp"
+
+#include <arpa/inet.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace ws {
+namespace {
+
+std::optional<ListenAddress> fail(std::string* error, std::string_view text, const std::string& why) {
+  if (error) *error = "bad listen address \"" + std::string(text) + "\": " + why;
+  return std::nullopt;
+}
+
+bool parse_port(std::string_view s, uint16_t* port) {
+  if (s.empty() || s.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value > 65535) return false;
+  *port = static_cast<uint16_t>(value);
+  return true;
+}
+
+bool valid_host_name(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  return std::all_of(host.begin(), host.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '.'; });
+}
+
+// Parses PORT, HOST:PORT, *:PORT or [V6]:PORT into `out`.
+std::optional<ListenAddress> parse_inet(std::string_view whole, std::string_view s, ListenAddress out,
+                                        std::string* error) {
+  std::string_view host, port = s;
+  if (!s.empty() && s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos) return fail(error, whole, "missing ']'");
+    host = s.substr(1, close - 1);
+    if (close + 1 >= s.size() || s[close + 1] != ':') return fail(error, whole, "expected :PORT after ']'");
+    port = s.substr(close + 2);
+    in6_addr ignored{};
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &ignored) != 1)
+      return fail(error, whole, "not an IPv6 address: " + std::string(host));
+  } else if (size_t colon = s.rfind(':'); colon != std::string_view::npos) {
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return fail(error, whole, "an IPv6 address needs brackets: [ADDR]:PORT");
+    if (host == "*") host = {};
+    else if (!valid_host_name(host)) return fail(error, whole, "bad host name");
+  }
+  if (!parse_port(port, &out.port)) return fail(error, whole, "port must be a number from 0 to 65535");
+  out.host = std::string(host);
+  return out;
+}
+
+}  // namespace
+
+std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* error) {
+  ListenAddress out;
+  out.text = std::string(text);
+  if (text.rfind("unix:", 0) == 0) {
+    out.transport = Transport::unix_stream;
+    out.path = std::string(text.substr(5));
+    if (out.path.empty()) return fail(error, text, "empty path");
+    if (out.path.size() >= sizeof(sockaddr_un{}.sun_path)) return fail(error, text, "path too long for a unix socket");
+    return out;
+  }
+  std::string_view rest = text;
+  if (text.rfind("udp:", 0) == 0) {
+    out.transport = Transport::udp;
+    rest = text.substr(4);
+  }
+  return parse_inet(text, rest, std::move(out), error);
+}
+
+}  // namespace ws

@@ -1,0 +1,217 @@
+#include "wsserver/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "wsserver/exit_codes.hpp"
+#include "wsserver/version.hpp"
+
+#ifndef WSSERVER_CONFIG_PATH
+#define WSSERVER_CONFIG_PATH "/usr/local/etc/wsserver.conf"
+#endif
+
+namespace ws {
+namespace {
+
+// A config-file problem found before CLI11 applies the values.
+struct FileProblem : CLI::ConfigError {
+  FileProblem(int line, std::string key, const std::string& message)
+      : CLI::ConfigError(message), line(line), key(std::move(key)) {}
+  int line;
+  std::string key;
+};
+
+std::string_view trim(std::string_view s) {
+  const char* ws = " \t\r\n\v\f";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// CLI11's TOML reader, fed one line at a time so that every key's line is
+// known for error messages. It also rejects what CLI11 would silently ignore
+// or misread here: lines without '=', sections, dotted or repeated keys.
+class LineTrackingConfig : public CLI::ConfigTOML {
+ public:
+  explicit LineTrackingConfig(const CLI::App* app) : app_(app) {}
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    lines.clear();
+    std::vector<CLI::ConfigItem> items;
+    std::string text;
+    for (int n = 1; std::getline(input, text); ++n) {
+      std::string_view line = trim(text);
+      if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+      if (line[0] == '[') throw FileProblem(n, "", "sections are not supported: write key = value");
+      if (line.find('=') == std::string_view::npos) throw FileProblem(n, "", "expected key = value");
+      std::istringstream one(text);
+      for (auto& item : CLI::ConfigTOML::from_config(one)) add(items, std::move(item), n);
+    }
+    return items;
+  }
+
+  mutable std::map<std::string, int> lines;
+
+ private:
+  void add(std::vector<CLI::ConfigItem>& items, CLI::ConfigItem item, int n) const {
+    std::string key = item.fullname();
+    const CLI::Option* option = app_->get_option_no_throw("--" + key);
+    if (!item.parents.empty() || option == nullptr || !option->get_configurable())
+      throw FileProblem(n, key, "unknown key");
+    if (auto seen = lines.find(key); seen != lines.end())
+      throw FileProblem(n, key, "given twice (first on line " + std::to_string(seen->second) + ")");
+    lines[key] = n;
+    // An empty list reaches CLI11 as one empty value; empties are dropped later.
+    if (item.inputs.empty()) item.inputs.emplace_back();
+    items.push_back(std::move(item));
+  }
+
+  const CLI::App* app_;
+};
+
+// Enumerated keys are read as words and mapped after parsing, for clearer
+// errors than CLI11's transformers give.
+struct Words {
+  std::string service = "strip", reply_terminator = "nul", overflow = "queue", log_level = "info";
+};
+
+void add_config_options(CLI::App& app, Config& c, Words& w) {
+  auto any_count = CLI::detail::expected_max_vector_size;
+  app.add_option("--listen", c.listen, "Listen addresses")->expected(1, any_count)->capture_default_str();
+  app.add_option("--backlog", c.backlog, "Listen backlog")->check(CLI::Range(1, 65535))->capture_default_str();
+  app.add_option("--service", w.service, "strip, echo or chat")->check(CLI::IsMember({"strip", "echo", "chat"}))->capture_default_str();
+  app.add_option("--reply_terminator", w.reply_terminator, "nul, lf or crlf")
+      ->check(CLI::IsMember({"nul", "lf", "crlf"}))->capture_default_str();
+  app.add_option("--workers", c.workers, "Workers at start")->check(CLI::Range(1, max_workers_limit))->capture_default_str();
+  app.add_option("--min_spare", c.min_spare, "Idle workers kept at least")->check(CLI::Range(0, max_workers_limit))->capture_default_str();
+  app.add_option("--max_spare", c.max_spare, "Idle workers kept at most")->check(CLI::Range(1, max_workers_limit))->capture_default_str();
+  app.add_option("--max_workers", c.max_workers, "Most clients at once")->check(CLI::Range(1, max_workers_limit))->capture_default_str();
+  app.add_option("--overflow", w.overflow, "queue or reject")->check(CLI::IsMember({"queue", "reject"}))->capture_default_str();
+  app.add_option("--max_requests", c.max_requests, "Clients per worker (0 = no limit)")
+      ->check(CLI::Range(0LL, 1LL << 40))->capture_default_str();
+  app.add_option("--idle_timeout", c.idle_timeout, "Seconds of client silence (0 = never)")
+      ->check(CLI::Range(0, 31536000))->capture_default_str();
+  app.add_option("--graceful_timeout", c.graceful_timeout, "Seconds a stop waits for busy workers")
+      ->check(CLI::Range(0, 31536000))->capture_default_str();
+  app.add_option("--max_message", c.max_message, "Longest chat message or command")
+      ->check(CLI::Range(1LL, 1LL << 30))->capture_default_str();
+  app.add_option("--chat_backlog", c.chat_backlog, "Bytes queued for one slow chat client")
+      ->check(CLI::Range(1LL, 1LL << 40))->capture_default_str();
+  app.add_option("--auth_file", c.auth_file, "File holding the shared secret");
+  app.add_option("--allow", c.allow, "Client CIDR allow list")->expected(1, any_count);
+  app.add_option("--deny", c.deny, "Client CIDR deny list")->expected(1, any_count);
+  app.add_option("--max_per_ip", c.max_per_ip, "Most connections from one address (0 = no limit)")
+      ->check(CLI::Range(0, 1 << 30))->capture_default_str();
+  app.add_option("--user", c.user, "Workers' user");
+  app.add_option("--group", c.group, "Workers' group");
+  app.add_option("--pid_file", c.pid_file, "Pid file");
+  app.add_option("--control_socket", c.control_socket, "Status socket");
+  app.add_option("--log_file", c.log_file, "A path, stderr or syslog");
+  app.add_option("--log_level", w.log_level, "error, warn, info or debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))->capture_default_str();
+  app.add_option("--access_log", c.access_log, "Access log: a path, stderr or syslog");
+}
+
+void apply_words(const Words& w, Config& c) {
+  c.service = w.service == "echo" ? ServiceKind::echo : w.service == "chat" ? ServiceKind::chat : ServiceKind::strip;
+  c.reply_terminator = w.reply_terminator == "lf" ? Terminator::lf
+                       : w.reply_terminator == "crlf" ? Terminator::crlf : Terminator::nul;
+  c.overflow = w.overflow == "reject" ? Overflow::reject : Overflow::queue;
+  c.log_level = w.log_level == "error" ? log::Level::error
+                : w.log_level == "warn" ? log::Level::warn
+                : w.log_level == "debug" ? log::Level::debug : log::Level::info;
+  for (auto* list : {&c.listen, &c.allow, &c.deny})
+    list->erase(std::remove(list->begin(), list->end(), std::string()), list->end());
+}
+
+bool on_command_line(const std::vector<std::string>& args, const std::string& key) {
+  std::string flag = "--" + key;
+  return std::any_of(args.begin(), args.end(),
+                     [&](const std::string& a) { return a == flag || a.rfind(flag + "=", 0) == 0; });
+}
+
+CliOutcome stop(int code, std::string message) {
+  CliOutcome out;
+  out.exit_code = code;
+  out.message = std::move(message);
+  return out;
+}
+
+// Names where a problem with `key` comes from: the option, or the file line.
+CliOutcome key_error(const std::vector<std::string>& args, const std::string& file, const LineTrackingConfig& lines,
+                     const std::string& key, const std::string& why) {
+  auto line = lines.lines.find(key);
+  if (on_command_line(args, key) || line == lines.lines.end())
+    return stop(exit_code::usage, "command line: --" + key + ": " + why);
+  return stop(exit_code::config, file + ":" + std::to_string(line->second) + ": " + key + ": " + why);
+}
+
+// CLI11 messages start with "--key: "; splits them into key and reason.
+bool split_option_message(const std::string& what, std::string* key, std::string* why) {
+  if (what.rfind("--", 0) != 0) return false;
+  size_t colon = what.find(": ");
+  if (colon == std::string::npos) return false;
+  *key = what.substr(2, colon - 2);
+  *why = what.substr(colon + 2);
+  return true;
+}
+
+}  // namespace
+
+const char* default_config_path() { return WSSERVER_CONFIG_PATH; }
+
+CliOutcome parse_command_line(const std::vector<std::string>& args, const std::string& cwd, bool as_root) {
+  CLI::App app{"wsserver: a pre-forking socket server daemon", "wsserver"};
+  auto lines = std::make_shared<LineTrackingConfig>(&app);
+  app.config_formatter(lines);
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.get_formatter()->column_width(30);
+
+  Options o;
+  Words words;
+  CLI::Option* config_option = app.set_config("-c,--config", default_config_path(), "Config file");
+  app.add_flag("-d,--daemon", o.daemon, "Detach as a classic daemon")->configurable(false);
+  app.add_flag("-t,--test-config", o.test_config, "Check the config and exit")->configurable(false);
+  app.add_option("-s,--signal", o.signal_action, "Act on the running master: stop, quit, reload, reopen, status")
+      ->check(CLI::IsMember({"stop", "quit", "reload", "reopen", "status"}))->configurable(false);
+  app.add_flag("--json", o.json, "With -s status: one JSON object")->configurable(false);
+  app.set_version_flag("-V,--version", std::string("wsserver ") + version);
+  add_config_options(app, o.config, words);
+
+  std::vector<const char*> argv{"wsserver"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::string file;
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::CallForHelp&) {
+    return stop(exit_code::ok, app.help());
+  } catch (const CLI::CallForVersion& e) {
+    return stop(exit_code::ok, e.what());
+  } catch (const CLI::FileError&) {
+    return stop(exit_code::config, std::string("cannot read config file ") + config_option->as<std::string>());
+  } catch (const FileProblem& e) {
+    file = config_option->as<std::string>();
+    std::string where = file + ":" + std::to_string(e.line) + ": ";
+    return stop(exit_code::config, where + (e.key.empty() ? "" : e.key + ": ") + e.what());
+  } catch (const CLI::ParseError& e) {
+    std::string key, why;
+    if (split_option_message(e.what(), &key, &why))
+      return key_error(args, config_option->as<std::string>(), *lines, key, why);
+    return stop(exit_code::usage, std::string("command line: ") + e.what());
+  }
+  file = config_option->as<std::string>();
+  o.config_path = lines->lines.empty() && !std::ifstream(file) ? "" : file;
+  apply_words(words, o.config);
+  ConfigProblem problem;
+  if (!validate(o.config, &problem)) return key_error(args, file, *lines, problem.key, problem.message);
+  resolve_paths(o.config, as_root, cwd);
+  CliOutcome out;
+  out.proceed = true;
+  out.options = std::move(o);
+  return out;
+}
+
+}  // namespace ws

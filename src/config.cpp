@@ -1,0 +1,86 @@
+#include "wsserver/config.hpp"
+
+#include "wsserver/address.hpp"
+#include "wsserver/cidr.hpp"
+
+namespace ws {
+
+std::string_view terminator_bytes(Terminator t) {
+  switch (t) {
+    case Terminator::lf: return {"\n", 1};
+    case Terminator::crlf: return {"\r\n", 2};
+    case Terminator::nul: break;
+  }
+  return {"\0", 1};
+}
+
+const char* service_name(ServiceKind s) {
+  switch (s) {
+    case ServiceKind::echo: return "echo";
+    case ServiceKind::chat: return "chat";
+    case ServiceKind::strip: break;
+  }
+  return "strip";
+}
+
+namespace {
+
+bool fail(ConfigProblem* problem, std::string key, std::string message) {
+  if (problem) *problem = {std::move(key), std::move(message)};
+  return false;
+}
+
+bool valid_cidrs(const std::vector<std::string>& list, const char* key, ConfigProblem* problem) {
+  for (const auto& text : list) {
+    std::string error;
+    if (!parse_cidr(text, &error)) return fail(problem, key, error);
+  }
+  return true;
+}
+
+std::string absolute(const std::string& path, const std::string& cwd) {
+  if (path.empty() || path[0] == '/' || path == "stderr" || path == "syslog") return path;
+  return cwd + "/" + path;
+}
+
+}  // namespace
+
+bool validate(const Config& c, ConfigProblem* problem) {
+  if (c.listen.empty()) return fail(problem, "listen", "at least one address is needed");
+  bool has_udp = false;
+  for (const auto& text : c.listen) {
+    std::string error;
+    auto address = parse_listen_address(text, &error);
+    if (!address) return fail(problem, "listen", error);
+    has_udp = has_udp || address->transport == Transport::udp;
+  }
+  if (has_udp && !c.auth_file.empty())
+    return fail(problem, "auth_file", "authentication cannot be used with a udp: listener");
+  if (c.workers > c.max_workers)
+    return fail(problem, "workers", "workers (" + std::to_string(c.workers) + ") exceeds max_workers (" +
+                                        std::to_string(c.max_workers) + ")");
+  if (c.min_spare > c.max_spare)
+    return fail(problem, "min_spare", "min_spare (" + std::to_string(c.min_spare) + ") exceeds max_spare (" +
+                                          std::to_string(c.max_spare) + ")");
+  if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too");
+  return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem);
+}
+
+void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
+  if (c.pid_file.empty()) c.pid_file = as_root ? "/run/wsserver.pid" : "wsserver.pid";
+  c.pid_file = absolute(c.pid_file, cwd);
+  if (c.control_socket.empty()) {
+    std::string base = c.pid_file;
+    if (base.size() > 4 && base.compare(base.size() - 4, 4, ".pid") == 0) base.resize(base.size() - 4);
+    c.control_socket = base + ".sock";
+  }
+  c.control_socket = absolute(c.control_socket, cwd);
+  c.log_file = absolute(c.log_file, cwd);
+  c.access_log = absolute(c.access_log, cwd);
+  c.auth_file = absolute(c.auth_file, cwd);
+  for (auto& text : c.listen) {
+    if (text.rfind("unix:", 0) == 0 && text.size() > 5 && text[5] != '/') text = "unix:" + absolute(text.substr(5), cwd);
+  }
+}
+
+}  // namespace ws

@@ -1,0 +1,186 @@
+#include "wsserver/listener.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "wsserver/log.hpp"
+
+namespace ws {
+namespace {
+
+std::string local_name(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "?";
+  return format_address(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+bool fail(std::string* error, const std::string& what, int err) {
+  if (error) *error = what + ": " + std::strerror(err);
+  errno = err;
+  return false;
+}
+
+// Opens one inet socket bound to `addr`; for a stream socket also listens.
+bool bind_inet(const sockaddr* addr, socklen_t len, Transport transport, int backlog, Listener& out,
+               std::string* error) {
+  int type = transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
+  Fd fd(socket(addr->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  std::string name = format_address(addr, len);
+  if (!fd) return fail(error, "cannot create a socket for " + name, errno);
+  int one = 1;
+  // Both options only fail for bad arguments; they are constants here.
+  if (transport == Transport::tcp) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (addr->sa_family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd.get(), addr, len) != 0) return fail(error, "cannot bind " + name, errno);
+  if (transport == Transport::tcp && listen(fd.get(), backlog) != 0) return fail(error, "cannot listen on " + name, errno);
+  std::string local = local_name(fd.get());
+  out.sockets.push_back({std::move(fd), transport, local});
+  return true;
+}
+
+int port_of(const BoundSocket& s) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  return ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                  : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+// A bare port: every IPv6 address (where the kernel has IPv6) and every IPv4
+// address, on two sockets so that IPv4 clients keep plain IPv4 addresses.
+bool bind_any(const ListenAddress& a, int backlog, Listener& out, std::string* error) {
+  sockaddr_in6 six{};
+  six.sin6_family = AF_INET6;
+  six.sin6_addr = in6addr_any;
+  six.sin6_port = htons(a.port);
+  if (!bind_inet(reinterpret_cast<sockaddr*>(&six), sizeof six, a.transport, backlog, out, error)) {
+    // Without IPv6 in the kernel, IPv4 alone is what "every address" means.
+    if (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL) return false;
+  }
+  sockaddr_in four{};
+  four.sin_family = AF_INET;
+  four.sin_addr.s_addr = htonl(INADDR_ANY);
+  // With port 0 both families share the port the kernel chose for the first.
+  four.sin_port = htons(out.sockets.empty() ? a.port : static_cast<uint16_t>(port_of(out.sockets.front())));
+  return bind_inet(reinterpret_cast<sockaddr*>(&four), sizeof four, a.transport, backlog, out, error);
+}
+
+bool bind_host(const ListenAddress& a, int backlog, Listener& out, std::string* error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = a.transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(a.port);
+  if (int rc = getaddrinfo(a.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    if (error) *error = "cannot resolve " + a.host + ": " + gai_strerror(rc);
+    return false;
+  }
+  bool ok = true;
+  for (addrinfo* ai = found; ai && ok; ai = ai->ai_next) {
+    std::string name = format_address(ai->ai_addr, ai->ai_addrlen);
+    bool seen = false;
+    for (const auto& s : out.sockets) seen = seen || s.local == name;
+    if (!seen) ok = bind_inet(ai->ai_addr, ai->ai_addrlen, a.transport, backlog, out, error);
+  }
+  freeaddrinfo(found);
+  return ok;
+}
+
+// A socket file left by a crashed server is replaced; one that a live server
+// answers on is not.
+bool clear_stale_socket_file(const std::string& path, std::string* error) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return true;
+  if (!S_ISSOCK(st.st_mode)) return fail(error, "cannot bind unix:" + path + ": a file that is not a socket is there", EEXIST);
+  Fd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::strncpy(un.sun_path, path.c_str(), sizeof un.sun_path - 1);
+  if (probe && connect(probe.get(), reinterpret_cast<sockaddr*>(&un), sizeof un) == 0)
+    return fail(error, "cannot bind unix:" + path + ": a running server is listening there", EADDRINUSE);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return fail(error, "cannot remove stale socket " + path, errno);
+  return true;
+}
+
+bool bind_unix(const ListenAddress& a, int backlog, Listener& out, std::string* error) {
+  if (!clear_stale_socket_file(a.path, error)) return false;
+  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return fail(error, "cannot create a unix socket", errno);
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::strncpy(un.sun_path, a.path.c_str(), sizeof un.sun_path - 1);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) return fail(error, "cannot bind unix:" + a.path, errno);
+  if (listen(fd.get(), backlog) != 0) return fail(error, "cannot listen on unix:" + a.path, errno);
+  out.sockets.push_back({std::move(fd), Transport::unix_stream, "unix:" + a.path});
+  return true;
+}
+
+}  // namespace
+
+std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error) {
+  Listener out;
+  out.address = address;
+  bool ok = address.transport == Transport::unix_stream ? bind_unix(address, backlog, out, error)
+            : address.host.empty()                      ? bind_any(address, backlog, out, error)
+                                                        : bind_host(address, backlog, out, error);
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+void refuse_new_connections(const Listener& listener) {
+  if (listener.address.transport == Transport::unix_stream) {
+    remove_socket_file(listener);
+    return;
+  }
+  // A filter that accepts nothing: new handshakes never complete, so they are
+  // not queued, and their clients are refused once the socket closes. The
+  // connections already queued were created before the filter and keep working.
+  sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+  sock_fprog program{1, drop_all};
+  for (const auto& s : listener.sockets) {
+    if (s.transport != Transport::tcp) continue;
+    if (setsockopt(s.fd.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0)
+      log::warn("cannot stop new connections on %s: %s", s.local.c_str(), std::strerror(errno));
+  }
+}
+
+void remove_socket_file(const Listener& listener) {
+  // A missing file is fine: someone cleaned up already.
+  if (listener.address.transport == Transport::unix_stream) unlink(listener.address.path.c_str());
+}
+
+std::string format_address(const sockaddr* addr, unsigned len) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  switch (addr->sa_family) {
+    case AF_INET: {
+      auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+      inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+      return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+    }
+    case AF_INET6: {
+      auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+      inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+      return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    }
+    case AF_UNIX: {
+      auto* un = reinterpret_cast<const sockaddr_un*>(addr);
+      size_t n = len > offsetof(sockaddr_un, sun_path) ? strnlen(un->sun_path, len - offsetof(sockaddr_un, sun_path)) : 0;
+      return "unix:" + std::string(un->sun_path, n);
+    }
+  }
+  return "?";
+}
+
+}  // namespace ws

@@ -1,0 +1,176 @@
+#include "wsserver/log.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+namespace ws::log {
+namespace {
+
+constexpr const char* level_names[] = {"error", "warn", "info", "debug"};
+constexpr int syslog_priorities[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+
+enum class Kind { none, stderr_stream, file, syslog };
+
+struct Sink {
+  Kind kind = Kind::none;
+  std::string path;
+  int fd = -1;
+};
+
+Sink main_sink{Kind::stderr_stream, "", STDERR_FILENO};
+Sink access_sink;
+Level threshold = Level::info;
+bool syslog_open = false;
+
+int open_log_file(const std::string& path, std::string* error) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 && error) *error = "cannot open log file " + path + ": " + std::strerror(errno);
+  return fd;
+}
+
+bool open_sink(Sink& sink, const std::string& where, std::string* error) {
+  Sink next;
+  if (where.empty()) {
+    next.kind = Kind::none;
+  } else if (where == "stderr") {
+    next = {Kind::stderr_stream, "", STDERR_FILENO};
+  } else if (where == "syslog") {
+    next.kind = Kind::syslog;
+    if (!syslog_open) {
+      openlog("wsserver", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+      syslog_open = true;
+    }
+  } else {
+    next = {Kind::file, where, open_log_file(where, error)};
+    if (next.fd < 0) return false;
+  }
+  if (sink.kind == Kind::file) ::close(sink.fd);
+  sink = next;
+  return true;
+}
+
+void reopen_sink(Sink& sink) {
+  if (sink.kind != Kind::file) return;
+  std::string error;
+  int fd = open_log_file(sink.path, &error);
+  if (fd < 0) {
+    // Keep writing to the old file rather than lose lines.
+    log::error("%s", error.c_str());
+    return;
+  }
+  ::close(sink.fd);
+  sink.fd = fd;
+}
+
+// Formats "2026-11-26T03:56:29.123Z" into buf.
+size_t format_time(char* buf, size_t size) {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm utc{};
+  gmtime_r(&now.tv_sec, &utc);
+  size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &utc);
+  int m = snprintf(buf + n, size - n, ".%03ldZ", now.tv_nsec / 1000000);
+  return n + (m > 0 ? static_cast<size_t>(m) : 0);
+}
+
+void write_line(const Sink& sink, int priority, const char* prefix_level, const char* fmt, va_list ap) {
+  if (sink.kind == Kind::none) return;
+  char line[4096];
+  if (sink.kind == Kind::syslog) {
+    vsnprintf(line, sizeof line, fmt, ap);
+    syslog(priority, "%s", line);
+    return;
+  }
+  size_t n = format_time(line, sizeof line);
+  int m = prefix_level ? snprintf(line + n, sizeof line - n, " %s %d ", prefix_level, static_cast<int>(getpid()))
+                       : snprintf(line + n, sizeof line - n, " ");
+  if (m > 0) n += static_cast<size_t>(m);
+  m = vsnprintf(line + n, sizeof line - n, fmt, ap);
+  if (m > 0) n = std::min(n + static_cast<size_t>(m), sizeof line - 1);
+  line[n++] = '\n';
+  // One write per line keeps lines from several processes whole (O_APPEND).
+  // A failed write (full disk, vanished file, closed stderr) is dropped on
+  // purpose: logging must never stop the service.
+  ssize_t ignored = ::write(sink.fd, line, n);
+  (void)ignored;
+}
+
+void vlog(Level level, const char* fmt, va_list ap) {
+  if (level > threshold) return;
+  int i = static_cast<int>(level);
+  write_line(main_sink, syslog_priorities[i], level_names[i], fmt, ap);
+}
+
+}  // namespace
+
+bool open(const Target& target, std::string* error) {
+  if (!open_sink(main_sink, target.where, error)) return false;
+  threshold = target.level;
+  return true;
+}
+
+bool open_access(const std::string& where, std::string* error) { return open_sink(access_sink, where, error); }
+
+void reopen() {
+  reopen_sink(main_sink);
+  reopen_sink(access_sink);
+}
+
+void reset_to_stderr() {
+  open_sink(main_sink, "stderr", nullptr);
+  open_sink(access_sink, "", nullptr);
+}
+
+bool to_stderr() { return main_sink.kind == Kind::stderr_stream; }
+
+bool enabled(Level level) { return level <= threshold; }
+
+#define WS_LOG_AT(name, level)          \
+  void name(const char* fmt, ...) {     \
+    va_list ap;                         \
+    va_start(ap, fmt);                  \
+    vlog(level, fmt, ap);               \
+    va_end(ap);                         \
+  }
+WS_LOG_AT(error, Level::error)
+WS_LOG_AT(warn, Level::warn)
+WS_LOG_AT(info, Level::info)
+WS_LOG_AT(debug, Level::debug)
+#undef WS_LOG_AT
+
+void access(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  write_line(access_sink, LOG_INFO, nullptr, fmt, ap);
+  va_end(ap);
+}
+
+bool access_enabled() { return access_sink.kind != Kind::none; }
+
+void fatal(int code, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  va_list copy;
+  va_copy(copy, ap);
+  vlog(Level::error, fmt, ap);
+  if (!to_stderr()) {
+    Sink console{Kind::stderr_stream, "", STDERR_FILENO};
+    write_line(console, LOG_ERR, "error", fmt, copy);
+  }
+  va_end(copy);
+  va_end(ap);
+  std::exit(code);
+}
+
+std::string syscall_error(const char* name) { return std::string(name) + "() failed: " + std::strerror(errno); }
+
+}  // namespace ws::log

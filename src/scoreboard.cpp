@@ -1,0 +1,147 @@
+#include "wsserver/scoreboard.hpp"
+
+#include <netinet/in.h>
+#include <sys/mman.h>
+
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <utility>
+
+#include "wsserver/listener.hpp"
+
+namespace ws {
+
+const char* state_name(WorkerState s) {
+  switch (s) {
+    case WorkerState::empty: return "empty";
+    case WorkerState::starting: return "starting";
+    case WorkerState::idle: return "idle";
+    case WorkerState::busy: return "busy";
+    case WorkerState::exiting: return "exiting";
+  }
+  return "?";
+}
+
+Counters& Counters::operator+=(const Counters& o) {
+  clients += o.clients;
+  messages += o.messages;
+  bytes_in += o.bytes_in;
+  bytes_out += o.bytes_out;
+  rejected += o.rejected;
+  return *this;
+}
+
+std::string ClientAddress::text() const {
+  if (ip.family == AF_INET) {
+    sockaddr_in in{};
+    in.sin_family = AF_INET;
+    std::memcpy(&in.sin_addr, ip.bytes.data(), 4);
+    in.sin_port = htons(port);
+    return format_address(reinterpret_cast<sockaddr*>(&in), sizeof in);
+  }
+  if (ip.family == AF_INET6) {
+    sockaddr_in6 in6{};
+    in6.sin6_family = AF_INET6;
+    std::memcpy(&in6.sin6_addr, ip.bytes.data(), 16);
+    in6.sin6_port = htons(port);
+    return format_address(reinterpret_cast<sockaddr*>(&in6), sizeof in6);
+  }
+  return "unix";
+}
+
+void WorkerSlot::assign(int pid, uint32_t generation, int64_t now_ms) {
+  clear();
+  generation_.store(generation, std::memory_order_relaxed);
+  pid_.store(pid, std::memory_order_relaxed);
+  since_ms_.store(now_ms, std::memory_order_relaxed);
+  state_.store(static_cast<uint8_t>(WorkerState::starting), std::memory_order_release);
+}
+
+void WorkerSlot::clear() {
+  for (auto* c : {&clients_, &messages_, &bytes_in_, &bytes_out_, &rejected_}) c->store(0, std::memory_order_relaxed);
+  set_client({});
+  pid_.store(0, std::memory_order_relaxed);
+  state_.store(static_cast<uint8_t>(WorkerState::empty), std::memory_order_release);
+}
+
+void WorkerSlot::set_state(WorkerState state, int64_t now_ms) {
+  since_ms_.store(now_ms, std::memory_order_relaxed);
+  state_.store(static_cast<uint8_t>(state), std::memory_order_release);
+}
+
+void WorkerSlot::set_client(const ClientAddress& client) {
+  uint64_t words[3];
+  std::memcpy(words, client.ip.bytes.data(), 16);
+  words[2] = static_cast<uint64_t>(client.ip.family) << 16 | client.port;
+  uint32_t seq = client_seq_.load(std::memory_order_relaxed);
+  client_seq_.store(seq + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  for (int i = 0; i < 3; ++i) client_words_[i].store(words[i], std::memory_order_relaxed);
+  client_seq_.store(seq + 2, std::memory_order_release);
+}
+
+ClientAddress WorkerSlot::client() const {
+  uint64_t words[3];
+  for (;;) {
+    uint32_t before = client_seq_.load(std::memory_order_acquire);
+    for (int i = 0; i < 3; ++i) words[i] = client_words_[i].load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (!(before & 1) && client_seq_.load(std::memory_order_relaxed) == before) break;
+  }
+  ClientAddress c;
+  std::memcpy(c.ip.bytes.data(), words, 16);
+  c.ip.family = static_cast<int>(words[2] >> 16);
+  c.port = static_cast<uint16_t>(words[2] & 0xffff);
+  return c;
+}
+
+Counters WorkerSlot::counters() const {
+  Counters c;
+  c.clients = clients_.load(std::memory_order_relaxed);
+  c.messages = messages_.load(std::memory_order_relaxed);
+  c.bytes_in = bytes_in_.load(std::memory_order_relaxed);
+  c.bytes_out = bytes_out_.load(std::memory_order_relaxed);
+  c.rejected = rejected_.load(std::memory_order_relaxed);
+  return c;
+}
+
+Scoreboard Scoreboard::create(int slots) {
+  size_t bytes = sizeof(WorkerSlot) * static_cast<size_t>(slots);
+  // Untouched pages cost nothing, so the table can be sized for the largest pool.
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error("mmap() failed for the scoreboard");
+  Scoreboard board;
+  board.slots_ = static_cast<WorkerSlot*>(p);
+  board.size_ = slots;
+  // Anonymous memory is zeroed, which is every slot's empty state; slots are
+  // not constructed one by one so that pages no worker uses stay untouched.
+  return board;
+}
+
+Scoreboard::Scoreboard(Scoreboard&& other) noexcept
+    : slots_(std::exchange(other.slots_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+Scoreboard& Scoreboard::operator=(Scoreboard&& other) noexcept {
+  std::swap(slots_, other.slots_);
+  std::swap(size_, other.size_);
+  return *this;
+}
+
+Scoreboard::~Scoreboard() {
+  if (slots_) munmap(slots_, sizeof(WorkerSlot) * static_cast<size_t>(size_));
+}
+
+int Scoreboard::free_slot() const {
+  for (int i = 0; i < size_; ++i)
+    if (slots_[i].state() == WorkerState::empty) return i;
+  return -1;
+}
+
+int64_t wall_clock_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace ws

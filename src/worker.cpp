@@ -1,0 +1,290 @@
+#include "wsserver/worker.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "wsserver/client_io.hpp"
+#include "wsserver/exit_codes.hpp"
+#include "wsserver/log.hpp"
+#include "wsserver/session.hpp"
+#include "wsserver/signals.hpp"
+
+namespace ws {
+namespace {
+
+constexpr size_t read_buffer_size = 64 * 1024;
+constexpr int linger_ms = 1000;
+constexpr int resource_pause_ms = 200;
+constexpr int64_t resource_log_interval_ms = 5000;
+
+// Delivered only while the worker waits for a connection.
+const sigset_t worker_signals = signals::make_set({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1});
+// Also delivered while it talks to a client: a fast stop and a log reopen
+// must not wait for the client to finish.
+const sigset_t client_signals = signals::make_set({SIGTERM, SIGUSR1});
+
+bool stop_now() { return signals::peek(SIGTERM); }
+
+int64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+class Worker {
+ public:
+  explicit Worker(const WorkerSetup& setup) : setup_(setup), config_(*setup.config), slot_(*setup.slot) {}
+
+  [[noreturn]] void run() {
+    set_up();
+    for (;;) {
+      take_signals();
+      if (retiring_ || stop_now()) leave(exit_code::ok);
+      if (accept_one()) {
+        if (config_.max_requests > 0 && served_ >= config_.max_requests) leave(exit_code::ok);
+        continue;
+      }
+      if (draining_) leave(exit_code::ok);  // the backlog is empty
+      wait_for_connection();
+    }
+  }
+
+ private:
+  void set_up() {
+    signals::clear_all();
+    // The terminal's signals reach the whole process group; only the master acts on them.
+    signals::ignore({SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGWINCH});
+    signals::restore_default({SIGCHLD});
+    signals::catch_signals({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1});
+    sigprocmask(SIG_SETMASK, &worker_signals, nullptr);
+    sigemptyset(&wait_mask_);
+    // If the master dies, even by SIGKILL, retire: finish the client and go.
+    prctl(PR_SET_PDEATHSIG, SIGUSR2);
+    if (getppid() != setup_.master_pid) retiring_ = true;
+    for (int fd : setup_.master_only_fds) close(fd);
+
+    epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_) fail_setup(log::syscall_error("epoll_create1"));
+    for (const auto& listener : *setup_.listeners) {
+      for (const auto& socket : listener.sockets) {
+        if (socket.transport == Transport::udp) continue;
+        // EPOLLEXCLUSIVE wakes one idle worker per connection, not all of them.
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+        ev.data.fd = socket.fd.get();
+        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, socket.fd.get(), &ev) != 0) fail_setup(log::syscall_error("epoll_ctl"));
+        stream_fds_.push_back(socket.fd.get());
+      }
+    }
+    service_ = make_service(config_.service, config_.reply_terminator);
+    buffer_ = std::make_unique<char[]>(read_buffer_size);
+    slot_.set_state(WorkerState::idle, wall_clock_ms());
+  }
+
+  [[noreturn]] void fail_setup(const std::string& why) {
+    log::error("worker set-up failed: %s", why.c_str());
+    _exit(exit_code::worker_setup_failed);
+  }
+
+  [[noreturn]] void leave(int status) {
+    slot_.set_state(WorkerState::exiting, wall_clock_ms());
+    // _exit: the master's atexit work (pid file removal) is not ours to do.
+    _exit(status);
+  }
+
+  void take_signals() {
+    if (signals::take(SIGUSR1)) log::reopen();
+    if (signals::take(SIGQUIT)) draining_ = true;
+    if (signals::take(SIGUSR2)) retiring_ = true;
+  }
+
+  void wait_for_connection() {
+    epoll_event events[8];
+    // Signals are delivered only here, atomically with the wait: a stop that
+    // arrives just before the call still wakes it.
+    if (epoll_pwait(epoll_.get(), events, 8, -1, &wait_mask_) < 0 && errno != EINTR)
+      log::error("%s", log::syscall_error("epoll_pwait").c_str());
+  }
+
+  // Tries each listener once; serves a client and returns true if one was waiting.
+  bool accept_one() {
+    for (size_t i = 0; i < stream_fds_.size(); ++i) {
+      int listen_fd = stream_fds_[(next_listener_ + i) % stream_fds_.size()];
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        next_listener_ = (next_listener_ + i + 1) % stream_fds_.size();
+        serve(fd, peer);
+        return true;
+      }
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        pause_for_resources();
+        return false;
+      }
+      // EAGAIN: nobody waiting here. ECONNABORTED and the like: that client
+      // is gone before we took it; nothing to do for it.
+    }
+    return false;
+  }
+
+  void pause_for_resources() {
+    int64_t now = monotonic_ms();
+    if (now - last_resource_log_ms_ >= resource_log_interval_ms) {
+      log::warn("cannot accept: %s; pausing accepts", std::strerror(errno));
+      last_resource_log_ms_ = now;
+    }
+    timespec pause{0, resource_pause_ms * 1000000L};
+    // Sleeps with the stop signals deliverable; EINTR just ends the pause early.
+    ppoll(nullptr, 0, &pause, &wait_mask_);
+  }
+
+  void configure_client_socket(int fd, const sockaddr_storage& peer) {
+    int one = 1;
+    // Failures leave defaults that still work (Nagle on, no timeout).
+    if (peer.ss_family != AF_UNIX) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (config_.idle_timeout > 0) {
+      timeval tv{config_.idle_timeout, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+  }
+
+  void serve(int fd, const sockaddr_storage& peer) {
+    ClientAddress client{ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), peer_port(peer)};
+    slot_.set_client(client);
+    slot_.set_state(WorkerState::busy, wall_clock_ms());
+    slot_.count_client();
+    configure_client_socket(fd, peer);
+    int64_t started = monotonic_ms();
+    Traffic traffic;
+    Session session(*service_, terminator_bytes(config_.reply_terminator), static_cast<size_t>(config_.max_message));
+    signals::unblock(client_signals);
+    CloseReason reason = converse(fd, session, traffic);
+    signals::block(client_signals);
+    end_connection(fd, session, reason);
+    ++served_;
+    if (log::access_enabled())
+      log::access("%s %d %.3f %llu %llu %llu %s", client.text().c_str(), static_cast<int>(getpid()),
+                  static_cast<double>(monotonic_ms() - started) / 1000.0,
+                  static_cast<unsigned long long>(session.messages()),
+                  static_cast<unsigned long long>(traffic.in), static_cast<unsigned long long>(traffic.out),
+                  close_reason_name(reason));
+    slot_.set_state(WorkerState::idle, wall_clock_ms());
+  }
+
+  static uint16_t peer_port(const sockaddr_storage& peer) {
+    if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(peer).sin_port);
+    if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(peer).sin6_port);
+    return 0;
+  }
+
+  struct Traffic {
+    uint64_t in = 0, out = 0, messages = 0;
+  };
+
+  // Sends what the session produced and updates the counters.
+  int flush(int fd, const Session& session, Traffic& traffic) {
+    int err = send_all(fd, out_, stop_now);
+    traffic.out += out_.size();
+    slot_.add_traffic(0, out_.size());
+    slot_.add_messages(session.messages() - traffic.messages);
+    traffic.messages = session.messages();
+    return err;
+  }
+
+  CloseReason converse(int fd, Session& session, Traffic& traffic) {
+    for (;;) {
+      ssize_t n = recv(fd, buffer_.get(), read_buffer_size, 0);
+      out_.clear();
+      if (n > 0) {
+        traffic.in += static_cast<uint64_t>(n);
+        slot_.add_traffic(static_cast<uint64_t>(n), 0);
+        bool stay = session.receive({buffer_.get(), static_cast<size_t>(n)}, out_);
+        if (int err = flush(fd, session, traffic)) return send_failure(err);
+        if (!stay) return CloseReason::exit_command;
+        continue;
+      }
+      if (n == 0) {
+        session.finish(out_);
+        if (int err = flush(fd, session, traffic)) return send_failure(err);
+        return CloseReason::client_closed;
+      }
+      if (errno == EINTR) {
+        if (signals::take(SIGUSR1)) log::reopen();
+        if (stop_now()) return CloseReason::shutdown;
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return CloseReason::idle_timeout;
+      return CloseReason::reset;
+    }
+  }
+
+  static CloseReason send_failure(int err) {
+    if (err == EINTR) return CloseReason::shutdown;
+    if (err == EAGAIN || err == EWOULDBLOCK) return CloseReason::send_timeout;
+    return CloseReason::reset;
+  }
+
+  void send_notice(int fd, const Session& session, std::string_view text) {
+    out_.clear();
+    session.notice(text, out_);
+    // Never blocks: a client whose buffers are full is not listening anyway.
+    ssize_t ignored = send(fd, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+  }
+
+  void end_connection(int fd, const Session& session, CloseReason reason) {
+    switch (reason) {
+      case CloseReason::shutdown:
+        send_notice(fd, session, "ERR server shutting down");
+        close_lingering(fd, 0);
+        return;
+      case CloseReason::idle_timeout:
+        send_notice(fd, session, "ERR idle timeout");
+        close_lingering(fd, linger_ms);
+        return;
+      case CloseReason::exit_command:
+        close_lingering(fd, linger_ms);
+        return;
+      case CloseReason::client_closed:
+      case CloseReason::send_timeout:
+      case CloseReason::reset:
+        break;
+    }
+    close(fd);
+  }
+
+  const WorkerSetup& setup_;
+  const Config& config_;
+  WorkerSlot& slot_;
+  Fd epoll_;
+  std::vector<int> stream_fds_;
+  size_t next_listener_ = 0;
+  sigset_t wait_mask_{};
+  bool draining_ = false;
+  bool retiring_ = false;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<char[]> buffer_;
+  std::string out_;
+  long long served_ = 0;
+  int64_t last_resource_log_ms_ = -resource_log_interval_ms;
+};
+
+}  // namespace
+
+void run_worker(const WorkerSetup& setup) {
+  Worker worker(setup);
+  worker.run();
+}
+
+}  // namespace ws

@@ -1,0 +1,73 @@
+#include "proc.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace test {
+namespace {
+
+// The fields of /proc/PID/stat after the command name: state, ppid, ...
+std::vector<std::string> stat_fields(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  size_t close = line.rfind(')');
+  if (close == std::string::npos) return {};
+  std::istringstream rest(line.substr(close + 2));
+  std::vector<std::string> fields;
+  for (std::string f; rest >> f;) fields.push_back(f);
+  return fields;
+}
+
+}  // namespace
+
+std::vector<int> children_of(int pid) {
+  std::vector<int> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    int p = std::atoi(e->d_name);
+    if (p <= 0) continue;
+    auto f = stat_fields(p);
+    if (f.size() > 1 && f[0] != "Z" && f[0] != "X" && std::atoi(f[1].c_str()) == pid) out.push_back(p);
+  }
+  closedir(d);
+  return out;
+}
+
+bool is_zombie(int pid) {
+  auto f = stat_fields(pid);
+  return !f.empty() && f[0] == "Z";
+}
+
+bool alive(int pid) {
+  auto f = stat_fields(pid);
+  return !f.empty() && f[0] != "Z" && f[0] != "X";
+}
+
+long status_kib(int pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  return -1;
+}
+
+double cpu_seconds(int pid) {
+  auto f = stat_fields(pid);
+  if (f.size() < 13) return -1;
+  // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
+  return static_cast<double>(std::atol(f[11].c_str()) + std::atol(f[12].c_str())) / sysconf(_SC_CLK_TCK);
+}
+
+void reap_children() {
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+}
+
+}  // namespace test

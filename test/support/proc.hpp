@@ -1,0 +1,21 @@
+// proc.hpp: what /proc says about processes the tests started.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace test {
+
+// Live (not zombie) children of `pid`.
+std::vector<int> children_of(int pid);
+bool alive(int pid);
+bool is_zombie(int pid);
+// A field of /proc/PID/status in KiB (VmHWM, VmRSS...), or -1.
+long status_kib(int pid, const std::string& field);
+// User + system CPU time of `pid` in seconds, or -1.
+double cpu_seconds(int pid);
+// Reaps any exited children of this process (tests are subreapers for the
+// workers of the servers they start).
+void reap_children();
+
+}  // namespace test

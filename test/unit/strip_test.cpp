@@ -1,0 +1,49 @@
+// The strip service's byte rule and its streaming.
+#include <catch2/catch.hpp>
+
+#include "wsserver/service.hpp"
+
+TEST_CASE("strip removes exactly space tab LF VT FF CR") {
+  for (int c = 0; c < 256; ++c) {
+    bool expected = c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+    CHECK(ws::is_strip_space(static_cast<unsigned char>(c)) == expected);
+  }
+}
+
+TEST_CASE("strip keeps UTF-8 control and binary bytes") {
+  std::string in = "caf\xc3\xa9 \x01\x7f\xff\x80 x";
+  std::string out;
+  CHECK(ws::strip_append(in, out) == in.size() - 2);
+  CHECK(out == "caf\xc3\xa9\x01\x7f\xff\x80x");
+}
+
+TEST_CASE("strip appends after what the buffer holds") {
+  std::string out = "ab";
+  ws::strip_append(" c\td ", out);
+  CHECK(out == "abcd");
+}
+
+TEST_CASE("strip service ends each message with the reply terminator") {
+  for (auto [t, bytes] : {std::pair{ws::Terminator::nul, std::string("\0", 1)}, std::pair{ws::Terminator::lf, std::string("\n")},
+                          std::pair{ws::Terminator::crlf, std::string("\r\n")}}) {
+    auto service = ws::make_service(ws::ServiceKind::strip, t);
+    std::string out;
+    service->feed("a b", out);
+    service->feed("\tc", out);
+    service->end(out);
+    CHECK(out == "abc" + bytes);
+  }
+}
+
+TEST_CASE("echo keeps white space and drops one trailing CR even across parts") {
+  auto service = ws::make_service(ws::ServiceKind::echo, ws::Terminator::lf);
+  std::string out;
+  service->feed(" a b\r", out);
+  service->end(out);
+  service->feed("x\r", out);
+  service->feed("\ry", out);
+  service->end(out);
+  service->feed("\r\r", out);
+  service->end(out);
+  CHECK(out == " a b\nx\r\ry\n\r\n");
+}
