@@ -163,6 +163,11 @@ bool split_option_message(const std::string& what, std::string* key, std::string
 
 const char* default_config_path() { return WSSERVER_CONFIG_PATH; }
 
+std::string log_target(const Options& o) {
+  if (!o.config.log_file.empty()) return o.config.log_file;
+  return o.daemon ? "syslog" : "stderr";
+}
+
 CliOutcome parse_command_line(const std::vector<std::string>& args, const std::string& cwd, bool as_root) {
   CLI::App app{"wsserver: a pre-forking socket server daemon", "wsserver"};
   auto lines = std::make_shared<LineTrackingConfig>(&app);

@@ -29,11 +29,17 @@ struct Sink {
 Sink main_sink{Kind::stderr_stream, "", STDERR_FILENO};
 Sink access_sink;
 Level threshold = Level::info;
+void (*fatal_hook)(int, const char*) = nullptr;
+bool chown_files = false;
+uid_t file_uid = 0;
 bool syslog_open = false;
 
 int open_log_file(const std::string& path, std::string* error) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0 && error) *error = "cannot open log file " + path + ": " + std::strerror(errno);
+  // Only files we may give away (running as root); a failure just means
+  // workers cannot reopen it, and they keep the descriptor they have.
+  if (fd >= 0 && chown_files && fchown(fd, file_uid, static_cast<gid_t>(-1)) != 0 && error) error->clear();
   return fd;
 }
 
@@ -157,19 +163,28 @@ void access(const char* fmt, ...) {
 bool access_enabled() { return access_sink.kind != Kind::none; }
 
 void fatal(int code, const char* fmt, ...) {
+  char message[2048];
   va_list ap;
   va_start(ap, fmt);
-  va_list copy;
-  va_copy(copy, ap);
-  vlog(Level::error, fmt, ap);
-  if (!to_stderr()) {
-    Sink console{Kind::stderr_stream, "", STDERR_FILENO};
-    write_line(console, LOG_ERR, "error", fmt, copy);
-  }
-  va_end(copy);
+  vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
+  error("%s", message);
+  if (!to_stderr()) {
+    // The log may be a file nobody watches yet: say it where we were started too.
+    std::string line = std::string("wsserver: ") + message + "\n";
+    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+    (void)ignored;
+  }
+  if (fatal_hook) fatal_hook(code, message);
   std::exit(code);
 }
+
+void set_file_owner(unsigned uid) {
+  chown_files = geteuid() == 0;
+  file_uid = uid;
+}
+
+void set_fatal_hook(void (*hook)(int, const char*)) { fatal_hook = hook; }
 
 std::string syscall_error(const char* name) { return std::string(name) + "() failed: " + std::strerror(errno); }
 

@@ -6,10 +6,15 @@
 #include <vector>
 
 #include "wsserver/cli.hpp"
+#include "wsserver/control.hpp"
+#include "wsserver/daemon.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/listener.hpp"
 #include "wsserver/log.hpp"
 #include "wsserver/master.hpp"
+#include "wsserver/pidfile.hpp"
+#include "wsserver/privileges.hpp"
+#include "wsserver/remote.hpp"
 #include "wsserver/signals.hpp"
 
 namespace {
@@ -20,8 +25,8 @@ std::string current_directory() {
 }
 
 // Handles -V, -h and command-line errors; returns the options to run with.
-ws::Options parse_or_exit(const std::vector<std::string>& args) {
-  ws::CliOutcome outcome = ws::parse_command_line(args, current_directory(), geteuid() == 0);
+ws::Options parse_or_exit(const std::vector<std::string>& args, const std::string& cwd) {
+  ws::CliOutcome outcome = ws::parse_command_line(args, cwd, geteuid() == 0);
   if (outcome.proceed) return std::move(outcome.options);
   if (outcome.exit_code == ws::exit_code::ok) {
     std::fputs(outcome.message.c_str(), stdout);
@@ -32,23 +37,64 @@ ws::Options parse_or_exit(const std::vector<std::string>& args) {
   std::exit(outcome.exit_code);
 }
 
-void open_logs(const ws::Config& config) {
+ws::Identity resolve_identity_or_exit(const ws::Config& config) {
+  std::string error, warning;
+  auto identity = ws::resolve_identity(config.user, config.group, &error, &warning);
+  if (!identity) {
+    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
+    std::exit(ws::exit_code::config);
+  }
+  if (!warning.empty()) ws::log::warn("%s", warning.c_str());
+  return *identity;
+}
+
+void open_logs(const ws::Options& options, const ws::Identity& identity) {
+  if (identity.drop) ws::log::set_file_owner(identity.uid);
   std::string error;
-  if (!ws::log::open({config.log_file.empty() ? "stderr" : config.log_file, config.log_level}, &error) ||
-      !ws::log::open_access(config.access_log, &error))
+  if (!ws::log::open({ws::log_target(options), options.config.log_level}, &error) ||
+      !ws::log::open_access(options.config.access_log, &error))
     ws::log::fatal(ws::exit_code::cant_create, "%s", error.c_str());
 }
 
-std::vector<ws::Listener> bind_listeners(const ws::Config& config) {
+ws::PidFile lock_pid_file(const ws::Config& config) {
+  int running = 0;
+  std::string error;
+  auto pid_file = ws::PidFile::lock(config.pid_file, &running, &error);
+  if (!pid_file) ws::log::fatal(running ? ws::exit_code::unavailable : ws::exit_code::cant_create, "%s", error.c_str());
+  return std::move(*pid_file);
+}
+
+std::vector<ws::Listener> bind_listeners(const ws::Config& config, ws::PidFile& pid_file) {
   std::vector<ws::Listener> listeners;
   for (const auto& text : config.listen) {
     std::string error;
     auto address = ws::parse_listen_address(text, &error);
     auto listener = address ? ws::open_listener(*address, config.backlog, &error) : std::nullopt;
-    if (!listener) ws::log::fatal(ws::exit_code::os_error, "%s", error.c_str());
+    if (!listener) {
+      pid_file.abandon();
+      ws::log::fatal(ws::exit_code::os_error, "%s", error.c_str());
+    }
     listeners.push_back(std::move(*listener));
   }
   return listeners;
+}
+
+// After detaching: the pid file gets the daemon's pid, the control socket
+// is bound, and only then does the launcher hear that we are ready.
+void claim_files(ws::MasterSetup& setup) {
+  std::string error;
+  if (setup.pid_file->stale_pid() > 0 && setup.pid_file->stale_pid() != getpid())
+    ws::log::warn("taking over a stale pid file %s (pid %d)", setup.pid_file->path().c_str(), setup.pid_file->stale_pid());
+  if (!setup.pid_file->write(static_cast<int>(getpid()), &error)) {
+    setup.pid_file->abandon();
+    ws::log::fatal(ws::exit_code::cant_create, "%s", error.c_str());
+  }
+  setup.control = ws::ControlServer::open(setup.options.config.control_socket, &error);
+  if (!setup.control) {
+    setup.pid_file->remove();
+    for (const auto& listener : setup.listeners) ws::remove_socket_file(listener);
+    ws::log::fatal(ws::exit_code::cant_create, "%s", error.c_str());
+  }
 }
 
 }  // namespace
@@ -59,14 +105,22 @@ int main(int argc, char** argv) {
   // Held until the master waits, so no signal is lost during start-up.
   ws::signals::block(ws::master_signal_set());
 
-  std::vector<std::string> args(argv + 1, argv + argc);
-  ws::Options options = parse_or_exit(args);
+  ws::MasterSetup setup;
+  setup.args.assign(argv + 1, argv + argc);
+  setup.cwd = current_directory();
+  setup.options = parse_or_exit(setup.args, setup.cwd);
+  const ws::Options& options = setup.options;
+  if (!options.signal_action.empty()) return ws::act_on_master(options);
+  setup.identity = resolve_identity_or_exit(options.config);
   if (options.test_config) {
     std::puts("configuration ok");
     return ws::exit_code::ok;
   }
-  open_logs(options.config);
-  std::vector<ws::Listener> listeners = bind_listeners(options.config);
-  ws::Master master(std::move(options), std::move(args), std::move(listeners));
+  open_logs(options, setup.identity);
+  setup.pid_file = lock_pid_file(options.config);
+  setup.listeners = bind_listeners(options.config, *setup.pid_file);
+  if (options.daemon) ws::daemon::detach();
+  claim_files(setup);
+  ws::Master master(std::move(setup));
   return master.run();
 }

@@ -1,6 +1,7 @@
 #include "wsserver/master.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <climits>
 #include <cstring>
 
+#include "wsserver/daemon.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/log.hpp"
 #include "wsserver/signals.hpp"
@@ -18,7 +20,7 @@
 namespace ws {
 namespace {
 
-// A worker that dies abnormally before this age counts as a crash loop.
+// A worker that dies abnormally before this age counts toward a crash loop.
 constexpr int64_t young_ms = 1000;
 constexpr int64_t max_respawn_delay_ms = 10000;
 // How long a fast stop waits before killing, and how often it repeats its
@@ -45,21 +47,23 @@ sigset_t master_signal_set() {
   return signals::make_set({SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGCHLD});
 }
 
-Master::Master(Options options, std::vector<std::string> args, std::vector<Listener> listeners)
-    : options_(std::move(options)),
-      config_(options_.config),
-      args_(std::move(args)),
-      listeners_(std::move(listeners)),
+Master::Master(MasterSetup setup)
+    : s_(std::move(setup)),
+      config_(s_.options.config),
       board_(Scoreboard::create(max_workers_limit)),
-      target_workers_(config_.workers) {}
+      target_workers_(config_.workers),
+      started_wall_ms_(wall_clock_ms()) {}
 
 int Master::run() {
   signals::catch_signals({SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGCHLD});
   log::info("wsserver %s started: pid %d, service %s, %d workers%s%s", version, static_cast<int>(getpid()),
-            service_name(config_.service), config_.workers, options_.config_path.empty() ? "" : ", config ",
-            options_.config_path.c_str());
-  for (const auto& listener : listeners_)
+            service_name(config_.service), config_.workers, s_.options.config_path.empty() ? "" : ", config ",
+            s_.options.config_path.c_str());
+  for (const auto& listener : s_.listeners)
     for (const auto& socket : listener.sockets) log::info("listening on %s", socket.local.c_str());
+  tend_pool();
+  if (live_workers() == 0) log::fatal(exit_code::os_error, "cannot start any worker");
+  daemon::report_ready();
 
   for (;;) {
     reap_children();
@@ -68,21 +72,38 @@ int Master::run() {
       progress_stop();
       if (children_.empty()) break;
     } else {
-      maintain_pool();
+      tend_pool();
     }
     wait_for_event();
   }
-  for (const auto& listener : listeners_) remove_socket_file(listener);
-  log::info("wsserver stopped");
+  finish();
   return exit_status_;
 }
 
-void Master::wait_for_event() {
-  int64_t now = monotonic_ms();
+void Master::finish() {
+  for (const auto& listener : s_.listeners) remove_socket_file(listener);
+  if (s_.control) s_.control->remove_file();
+  if (s_.pid_file) s_.pid_file->remove();
+  log::info("wsserver stopped");
+}
+
+int64_t Master::next_wake_ms() const {
   int64_t wake = INT64_MAX;
   if (stop_ == Stop::none && live_workers() < target_workers_) wake = std::min(wake, next_spawn_ms_);
   if (stop_ != Stop::none && !killed_stragglers_) wake = std::min(wake, stop_deadline_ms_);
   if (stop_ == Stop::fast) wake = std::min(wake, next_nudge_ms_);
+  for (const auto& c : children_) wake = std::min(wake, c.retire_deadline_ms);
+  return wake;
+}
+
+void Master::wait_for_event() {
+  int64_t now = monotonic_ms();
+  int64_t wake = next_wake_ms();
+  std::vector<pollfd> fds;
+  if (s_.control) {
+    wake = std::min(wake, s_.control->expire(now));
+    s_.control->add_poll_fds(fds);
+  }
   timespec timeout{};
   timespec* timeout_ptr = nullptr;
   if (wake != INT64_MAX) {
@@ -93,8 +114,10 @@ void Master::wait_for_event() {
   sigset_t open_mask = signals::current_mask_without(master_signal_set());
   // Every signal the master handles is unblocked only inside this call, so
   // one that arrives while the loop works is seen here at once.
-  if (ppoll(nullptr, 0, timeout_ptr, &open_mask) < 0 && errno != EINTR)
-    log::error("%s", log::syscall_error("ppoll").c_str());
+  int n = ppoll(fds.data(), fds.size(), timeout_ptr, &open_mask);
+  if (n < 0 && errno != EINTR) log::error("%s", log::syscall_error("ppoll").c_str());
+  if (n > 0 && s_.control)
+    s_.control->handle(fds, monotonic_ms(), [this](const std::string& request) { return answer_control(request); });
 }
 
 void Master::reap_children() {
@@ -116,9 +139,8 @@ void Master::on_child_exit(const Child& child, int status) {
   retired_totals_ += slot.counters();
   slot.clear();
   bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  bool expected = clean || stop_ != Stop::none;
   std::string how = describe_status(status);
-  if (expected) log::info("worker %d %s", child.pid, how.c_str());
+  if (clean || stop_ != Stop::none) log::info("worker %d %s", child.pid, how.c_str());
   else log::warn("worker %d %s", child.pid, how.c_str());
   if (!clean) ++worker_deaths_;
 
@@ -128,7 +150,10 @@ void Master::on_child_exit(const Child& child, int status) {
     begin_stop(Stop::fast);
     return;
   }
-  if (expected || child.retiring) return;
+  if (!clean && stop_ == Stop::none && !child.retiring) back_off_after_crash(child, status);
+}
+
+void Master::back_off_after_crash(const Child& child, int) {
   if (monotonic_ms() - child.started_ms >= young_ms) {
     young_crashes_ = 0;
     return;
@@ -146,14 +171,21 @@ void Master::handle_signals() {
   if (signals::take(SIGINT)) begin_stop(Stop::fast);
   if (signals::take(SIGTERM) || signals::take(SIGQUIT)) begin_stop(Stop::graceful);
   signals::take(SIGCHLD);  // reaping runs every turn anyway
+  if (stop_ != Stop::none) return;
+  if (signals::take(SIGHUP)) reload();
   if (signals::take(SIGUSR1)) {
-    log::info("reopening log files");
     log::reopen();
+    log::info("reopened log files");
     signal_children(SIGUSR1);
   }
-  if (signals::take(SIGHUP)) log::warn("reload is not supported yet: ignoring SIGHUP");
-  if (signals::take(SIGTTIN)) target_workers_ = std::min(target_workers_ + 1, config_.max_workers);
-  if (signals::take(SIGTTOU)) target_workers_ = std::max(target_workers_ - 1, 1);
+  if (signals::take(SIGTTIN)) {
+    target_workers_ = std::min(target_workers_ + 1, config_.max_workers);
+    log::info("SIGTTIN: pool target %d workers", target_workers_);
+  }
+  if (signals::take(SIGTTOU)) {
+    target_workers_ = std::max(target_workers_ - 1, 1);
+    log::info("SIGTTOU: pool target %d workers", target_workers_);
+  }
 }
 
 int Master::live_workers() const {
@@ -162,13 +194,22 @@ int Master::live_workers() const {
   }));
 }
 
-void Master::maintain_pool() {
+void Master::tend_pool() {
   int live = live_workers();
   while (live < target_workers_ && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
   for (; live > target_workers_; --live) retire_one_worker();
+  kill_overdue_workers();
 }
 
-std::vector<int> Master::master_only_fds() const { return {}; }
+std::vector<int> Master::master_only_fds() const {
+  std::vector<int> fds = s_.control ? s_.control->descriptors() : std::vector<int>{};
+  if (s_.pid_file) {
+    fds.push_back(s_.pid_file->lock_fd());
+    fds.push_back(s_.pid_file->file_fd());
+  }
+  if (daemon::readiness_fd() >= 0) fds.push_back(daemon::readiness_fd());
+  return fds;
+}
 
 bool Master::spawn_worker() {
   int slot = board_.free_slot();
@@ -188,26 +229,122 @@ bool Master::spawn_worker() {
     return false;
   }
   if (pid == 0) {
-    WorkerSetup setup{&config_, &listeners_, &board_.slot(slot), static_cast<int>(getppid()), master_only_fds()};
+    WorkerSetup setup{&config_, &s_.listeners, &board_.slot(slot), static_cast<int>(getppid()), master_only_fds(),
+                      &s_.identity};
     run_worker(setup);
   }
   board_.slot(slot).set_pid(pid);
-  children_.push_back({pid, slot, generation_, monotonic_ms(), false});
+  children_.push_back({pid, slot, generation_, monotonic_ms()});
   log::info("worker %d started", static_cast<int>(pid));
   return true;
 }
 
+void Master::retire(Child& child) {
+  child.retiring = true;
+  child.retire_deadline_ms = monotonic_ms() + int64_t{config_.graceful_timeout} * 1000;
+  // ESRCH: it died already and will be reaped.
+  kill(child.pid, SIGUSR2);
+}
+
 void Master::retire_one_worker() {
-  // An idle worker goes first, so no client waits for a retiring one.
+  // An idle worker goes first, so no client waits on a retiring one.
   Child* pick = nullptr;
   for (auto& c : children_) {
     if (c.retiring || c.generation != generation_) continue;
-    if (!pick || board_.slot(c.slot).state() == WorkerState::idle) pick = &c;
-    if (board_.slot(c.slot).state() == WorkerState::idle) break;
+    bool idle = board_.slot(c.slot).state() == WorkerState::idle;
+    if (!pick || idle) pick = &c;
+    if (idle) break;
   }
-  if (!pick) return;
-  pick->retiring = true;
-  kill(pick->pid, SIGUSR2);
+  if (pick) retire(*pick);
+}
+
+void Master::kill_overdue_workers() {
+  int64_t now = monotonic_ms();
+  for (auto& c : children_) {
+    if (c.retire_deadline_ms > now) continue;
+    log::warn("worker %d still busy after graceful_timeout: killing it", c.pid);
+    kill(c.pid, SIGKILL);
+    c.retire_deadline_ms = INT64_MAX;
+  }
+}
+
+bool Master::adopt_listeners(const Config& next, std::vector<Listener>* adopted) {
+  std::vector<Listener> fresh;
+  for (const auto& text : next.listen) {
+    auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
+                             [&](const Listener& l) { return l.address.text == text && !l.sockets.empty(); });
+    if (same != s_.listeners.end()) continue;
+    std::string error;
+    auto address = parse_listen_address(text, &error);
+    auto listener = address ? open_listener(*address, next.backlog, &error) : std::nullopt;
+    if (!listener) {
+      log::error("reload failed, nothing changed: %s", error.c_str());
+      return false;
+    }
+    fresh.push_back(std::move(*listener));
+  }
+  // Unchanged addresses keep their sockets, so no client is refused.
+  for (const auto& text : next.listen) {
+    auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
+                             [&](const Listener& l) { return l.address.text == text && !l.sockets.empty(); });
+    if (same == s_.listeners.end()) {
+      auto made = std::find_if(fresh.begin(), fresh.end(), [&](const Listener& l) { return l.address.text == text; });
+      adopted->push_back(std::move(*made));
+      for (const auto& socket : adopted->back().sockets) log::info("listening on %s", socket.local.c_str());
+      continue;
+    }
+    for (const auto& socket : same->sockets)
+      if (socket.transport != Transport::udp) listen(socket.fd.get(), next.backlog);  // applies a new backlog
+    adopted->push_back(std::move(*same));
+  }
+  for (const auto& old : s_.listeners) {
+    if (old.sockets.empty()) continue;
+    for (const auto& socket : old.sockets) log::info("no longer listening on %s", socket.local.c_str());
+    remove_socket_file(old);
+  }
+  return true;
+}
+
+void Master::reload() {
+  log::info("reloading the configuration");
+  CliOutcome outcome = parse_command_line(s_.args, s_.cwd, geteuid() == 0);
+  if (!outcome.proceed) {
+    log::error("reload failed, nothing changed: %s", outcome.message.c_str());
+    return;
+  }
+  Options next = std::move(outcome.options);
+  std::string error, warning;
+  auto identity = resolve_identity(next.config.user, next.config.group, &error, &warning);
+  if (!identity) {
+    log::error("reload failed, nothing changed: %s", error.c_str());
+    return;
+  }
+  if (next.config.pid_file != config_.pid_file || next.config.control_socket != config_.control_socket) {
+    log::warn("pid_file and control_socket change only at restart: keeping %s", config_.pid_file.c_str());
+    next.config.pid_file = config_.pid_file;
+    next.config.control_socket = config_.control_socket;
+  }
+  // Logs are opened before anything else changes; a failure leaves the old ones.
+  if (!log::open({log_target(next), next.config.log_level}, &error) || !log::open_access(next.config.access_log, &error)) {
+    log::error("reload failed, nothing changed: %s", error.c_str());
+    log::open({log_target(s_.options), config_.log_level}, nullptr);
+    return;
+  }
+  std::vector<Listener> adopted;
+  if (!adopt_listeners(next.config, &adopted)) return;
+
+  s_.listeners = std::move(adopted);
+  s_.options = std::move(next);
+  s_.identity = std::move(*identity);
+  if (!warning.empty()) log::warn("%s", warning.c_str());
+  ++generation_;
+  target_workers_ = config_.workers;
+  young_crashes_ = 0;
+  next_spawn_ms_ = 0;
+  for (auto& c : children_)
+    if (!c.retiring) retire(c);
+  log::info("reloaded: generation %u, service %s, %d workers", generation_, service_name(config_.service),
+            config_.workers);
 }
 
 void Master::signal_children(int sig) {
@@ -220,7 +357,7 @@ void Master::begin_stop(Stop kind) {
   int64_t now = monotonic_ms();
   if (kind == Stop::graceful) {
     log::info("graceful stop: serving queued clients, waiting up to %d s for busy workers", config_.graceful_timeout);
-    for (const auto& listener : listeners_) refuse_new_connections(listener);
+    for (const auto& listener : s_.listeners) refuse_new_connections(listener);
     signal_children(SIGQUIT);
     stop_deadline_ms_ = now + int64_t{config_.graceful_timeout} * 1000;
   } else {
@@ -231,7 +368,7 @@ void Master::begin_stop(Stop kind) {
   }
   stop_ = kind;
   // The workers hold their own copies; the master's are no longer needed.
-  for (auto& listener : listeners_) listener.sockets.clear();
+  for (auto& listener : s_.listeners) listener.sockets.clear();
 }
 
 void Master::progress_stop() {
@@ -245,6 +382,41 @@ void Master::progress_stop() {
     signal_children(SIGKILL);
     killed_stragglers_ = true;
   }
+}
+
+StatusSnapshot Master::snapshot() const {
+  StatusSnapshot s;
+  s.pid = static_cast<int>(getpid());
+  s.version = version;
+  s.started_ms = started_wall_ms_;
+  s.now_ms = wall_clock_ms();
+  s.config_path = s_.options.config_path;
+  s.service = service_name(config_.service);
+  s.generation = generation_;
+  for (const auto& l : s_.listeners)
+    for (const auto& socket : l.sockets) s.listeners.push_back(socket.local);
+  s.totals = retired_totals_;
+  for (const auto& c : children_) {
+    const WorkerSlot& slot = board_.slot(c.slot);
+    WorkerStatus w;
+    w.pid = c.pid;
+    w.state = c.retiring && slot.state() == WorkerState::idle ? WorkerState::exiting : slot.state();
+    w.generation = c.generation;
+    Counters counters = slot.counters();
+    w.clients = counters.clients;
+    if (w.state == WorkerState::busy) w.client = slot.client().text();
+    w.since_ms = slot.since_ms();
+    s.totals += counters;
+    s.workers.push_back(std::move(w));
+  }
+  s.worker_deaths = worker_deaths_;
+  return s;
+}
+
+std::string Master::answer_control(const std::string& request) const {
+  if (request == "status") return render_status_text(snapshot());
+  if (request == "status json") return render_status_json(snapshot());
+  return "ERR unknown request\n";
 }
 
 }  // namespace ws

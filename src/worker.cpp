@@ -71,6 +71,8 @@ class Worker {
     prctl(PR_SET_PDEATHSIG, SIGUSR2);
     if (getppid() != setup_.master_pid) retiring_ = true;
     for (int fd : setup_.master_only_fds) close(fd);
+    std::string error;
+    if (!drop_privileges(*setup_.identity, &error)) fail_setup(error);
 
     epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) fail_setup(log::syscall_error("epoll_create1"));

@@ -29,6 +29,9 @@ struct CliOutcome {
 // `args` excludes the program name. `cwd` makes relative paths absolute.
 CliOutcome parse_command_line(const std::vector<std::string>& args, const std::string& cwd, bool as_root);
 
+// Where the main log goes: log_file, else stderr, or syslog for a daemon.
+std::string log_target(const Options& options);
+
 // The built-in default config file, PREFIX/etc/wsserver.conf.
 const char* default_config_path();
 

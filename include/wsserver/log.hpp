@@ -20,6 +20,9 @@ struct Target {
 bool open(const Target& target, std::string* error);
 // Opens (or with an empty path closes) the access log.
 bool open_access(const std::string& where, std::string* error);
+// Log files opened from now on are given to this user, so that workers
+// running as that user can reopen them after a rotation (as nginx does).
+void set_file_owner(unsigned uid);
 // Reopens both files by path, for logrotate; keeps the old ones on failure.
 void reopen();
 // Closes everything and goes back to stderr (used after a daemon closes stdio).
@@ -40,6 +43,10 @@ bool access_enabled();
 // Logs at error level, also tells stderr when the log goes elsewhere (so
 // whoever started the server sees why it stopped), and exits with `code`.
 [[noreturn]] void fatal(int code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Called by fatal() with the exit code and the message before exiting; a
+// daemon uses it to tell the process that launched it why it stops.
+void set_fatal_hook(void (*hook)(int code, const char* message));
 
 // "name() failed: strerror(errno)", the nginx way of reporting a system call.
 std::string syscall_error(const char* name);

@@ -1,24 +1,42 @@
 // master.hpp: the supervising process. It never serves a client: it forks
-// the workers, reaps and replaces them, and acts on signals. Its loop is a
-// table of contents: reap, handle signals, stop or top the pool up, wait.
+// the workers, reaps and replaces them, answers the control socket and acts
+// on signals. Its loop is a table of contents: reap, handle signals, stop or
+// tend the pool, wait.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "wsserver/cli.hpp"
+#include "wsserver/control.hpp"
 #include "wsserver/listener.hpp"
+#include "wsserver/pidfile.hpp"
+#include "wsserver/privileges.hpp"
 #include "wsserver/scoreboard.hpp"
+#include "wsserver/status.hpp"
 
 namespace ws {
 
 // The signals the master acts on; blocked except while it waits.
 sigset_t master_signal_set();
 
+// What main() prepared before the master takes over.
+struct MasterSetup {
+  Options options;
+  std::vector<std::string> args;  // kept to reread the config on reload
+  std::string cwd;
+  std::vector<Listener> listeners;
+  Identity identity;
+  std::optional<PidFile> pid_file;
+  std::optional<ControlServer> control;
+};
+
 class Master {
  public:
-  Master(Options options, std::vector<std::string> args, std::vector<Listener> listeners);
+  explicit Master(MasterSetup setup);
   // Runs until stopped; returns the process exit status.
   int run();
 
@@ -29,31 +47,40 @@ class Master {
     int slot;
     uint32_t generation;
     int64_t started_ms;
-    bool retiring;
+    bool retiring = false;
+    int64_t retire_deadline_ms = INT64_MAX;
   };
 
   void reap_children();
   void on_child_exit(const Child& child, int status);
+  void back_off_after_crash(const Child& child, int status);
   void handle_signals();
-  void maintain_pool();
+  void tend_pool();
   bool spawn_worker();
+  void retire(Child& child);
   void retire_one_worker();
+  void kill_overdue_workers();
+  void reload();
+  bool adopt_listeners(const Config& next, std::vector<Listener>* adopted);
   void begin_stop(Stop kind);
   void progress_stop();
   void signal_children(int sig);
   void wait_for_event();
+  int64_t next_wake_ms() const;
   int live_workers() const;
   std::vector<int> master_only_fds() const;
+  StatusSnapshot snapshot() const;
+  std::string answer_control(const std::string& request) const;
+  void finish();
 
-  Options options_;
+  MasterSetup s_;
   Config& config_;
-  std::vector<std::string> args_;
-  std::vector<Listener> listeners_;
   Scoreboard board_;
   std::vector<Child> children_;
   uint32_t generation_ = 1;
   int target_workers_;
   int exit_status_ = 0;
+  int64_t started_wall_ms_;
 
   Stop stop_ = Stop::none;
   int64_t stop_deadline_ms_ = 0;

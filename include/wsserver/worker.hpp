@@ -12,6 +12,7 @@
 
 #include "wsserver/config.hpp"
 #include "wsserver/listener.hpp"
+#include "wsserver/privileges.hpp"
 #include "wsserver/scoreboard.hpp"
 
 namespace ws {
@@ -23,6 +24,7 @@ struct WorkerSetup {
   int master_pid;
   // Descriptors only the master may hold (pid file lock, control socket...).
   std::vector<int> master_only_fds;
+  const Identity* identity;
 };
 
 // Runs in the child right after fork; never returns.

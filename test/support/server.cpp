@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <stdexcept>
+
+#include "wsserver/control.hpp"
 
 #include "proc.hpp"
 #include "wait.hpp"
@@ -71,35 +74,52 @@ RunResult run_wsserver(const std::vector<std::string>& args, std::chrono::millis
   return result;
 }
 
+std::string expand_dir(std::string text, const std::string& dir) {
+  for (size_t at; (at = text.find("{dir}")) != std::string::npos;) text.replace(at, 5, dir);
+  return text;
+}
+
+std::string flag_value(const std::vector<std::string>& args, const std::string& flag) {
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == flag) return args[i + 1];
+  return "";
+}
+
 Server::Server(std::vector<std::string> args, const std::string& config) {
-  std::vector<std::string> full{"-c", dir_.write("wsserver.conf", config)};
+  for (auto& a : args) a = expand_dir(a, dir_.path());
+  std::vector<std::string> full{"-c", dir_.write("wsserver.conf", expand_dir(config, dir_.path()))};
   if (!has_flag(args, "--listen") && config.find("listen") == std::string::npos) {
     full.push_back("--listen");
     full.push_back("127.0.0.1:0");
   }
-  if (!has_flag(args, "--pid_file") && config.find("pid_file") == std::string::npos) {
+  pid_path_ = flag_value(args, "--pid_file");
+  if (pid_path_.empty()) {
+    pid_path_ = dir_.file("wsserver.pid");
     full.push_back("--pid_file");
-    full.push_back(dir_.file("wsserver.pid"));
+    full.push_back(pid_path_);
   }
+  std::string log_file = flag_value(args, "--log_file");
+  log_path_ = log_file.rfind("/", 0) == 0 && log_file.rfind("/dev/", 0) != 0 ? log_file : dir_.file("server.log");
+  std::string control = flag_value(args, "--control_socket");
+  if (control.empty()) control = pid_path_.substr(0, pid_path_.size() - 4) + ".sock";
   full.insert(full.end(), args.begin(), args.end());
   pid_ = spawn(full, dir_.file("server.log"), dir_.file("server.log"), true);
-  bool listening = wait_until([&] {
-    int status = 0;
-    if (!exited_ && waitpid(pid_, &status, WNOHANG) == pid_) {
+  // Ready when the control socket answers: the master has bound its
+  // listeners, written its pid file and forked its first workers.
+  std::optional<std::string> status;
+  wait_until([&] {
+    int st = 0;
+    if (!exited_ && waitpid(pid_, &st, WNOHANG) == pid_) {
       exited_ = true;
-      status_ = decode(status);
+      status_ = decode(st);
     }
-    return exited_ || log().find("wsserver stopped") != std::string::npos ||
-           log().find("listening on") != std::string::npos;
+    std::string error;
+    return exited_ || (status = ws::query_control(control, "status", 1000, &error));
   }, 10s);
-  if (!listening || exited_) throw std::runtime_error("wsserver did not start:\n" + log());
-  // All listening lines are logged together, before the first worker starts.
-  wait_log("worker ");
-  std::string text = log();
-  for (size_t at = 0; (at = text.find("listening on ", at)) != std::string::npos;) {
-    at += 13;
-    addresses_.push_back(text.substr(at, text.find('\n', at) - at));
-  }
+  if (exited_ || !status) throw std::runtime_error("wsserver did not start:\n" + read_file(dir_.file("server.log")));
+  size_t at = status->find("listening:");
+  std::istringstream words(status->substr(at + 10, status->find('\n', at) - at - 10));
+  for (std::string a; words >> a;) addresses_.push_back(a);
 }
 
 Server::~Server() {
@@ -119,12 +139,18 @@ Server::~Server() {
   }, 5s);
 }
 
+std::vector<std::string> Server::same_files(std::vector<std::string> extra) const {
+  std::vector<std::string> args{"-c", dir_.file("wsserver.conf"), "--pid_file", pid_path_};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 uint16_t Server::port(size_t i) const {
   const std::string& a = addresses_.at(i);
   return static_cast<uint16_t>(std::atoi(a.c_str() + a.rfind(':') + 1));
 }
 
-std::string Server::log() const { return read_file(dir_.file("server.log")); }
+std::string Server::log() const { return read_file(log_path_); }
 
 size_t Server::log_count(std::string_view text) const {
   std::string l = log();

@@ -31,16 +31,24 @@ class Server {
   // Starts `wsserver -c DIR/wsserver.conf ARGS` in the foreground, in its own
   // process group, with stderr in DIR/server.log, listening on 127.0.0.1:0
   // unless ARGS or the config name listeners, and waits until it listens.
+  // The pid file is DIR/wsserver.pid unless ARGS give --pid_file (a path
+  // ending in .pid); the config must not set pid_file or control_socket.
+  // "{dir}" in ARGS or the config stands for that temporary directory.
   explicit Server(std::vector<std::string> args = {}, const std::string& config = "");
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   int pid() const { return pid_; }
+  // `-c CONFIG --pid_file PIDFILE` plus `extra`: to run `wsserver -s ...`
+  // against this server.
+  std::vector<std::string> same_files(std::vector<std::string> extra) const;
+  const std::string& pid_file() const { return pid_path_; }
   // The port of the i-th socket the server listens on (from its log).
   uint16_t port(size_t i = 0) const;
   const std::vector<std::string>& addresses() const { return addresses_; }
   const TempDir& dir() const { return dir_; }
+  // Its log: stderr, or the file named by --log_file.
   std::string log() const;
   size_t log_count(std::string_view text) const;
   // Waits until the log holds `text` at least `count` times.
@@ -58,6 +66,8 @@ class Server {
   bool exited_ = false;
   int status_ = -1;
   std::vector<std::string> addresses_;
+  std::string log_path_;
+  std::string pid_path_;  // DIR/wsserver.pid unless --pid_file says otherwise  // server.log (its stderr), or the --log_file it was given
 };
 
 }  // namespace test

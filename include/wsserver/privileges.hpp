@@ -1,0 +1,28 @@
+// privileges.hpp: the workers' user and group. Names are resolved by the
+// master (so an unknown user is a start-up or reload error); each worker
+// drops right after fork: supplementary groups, then gid, then uid, and then
+// checks that it cannot get root back.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+namespace ws {
+
+struct Identity {
+  bool drop = false;  // false: workers keep the master's identity
+  std::string user;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Resolves `user` and `group` (the user's primary group when empty). When
+// not running as root nothing can be dropped: `drop` stays false and
+// *warning says so.
+std::optional<Identity> resolve_identity(const std::string& user, const std::string& group, std::string* error,
+                                         std::string* warning);
+bool drop_privileges(const Identity& id, std::string* error);
+
+}  // namespace ws

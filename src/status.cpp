@@ -1,0 +1,103 @@
+#include "wsserver/status.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+
+namespace ws {
+namespace {
+
+std::string duration(int64_t ms) {
+  int64_t s = ms / 1000;
+  char buf[64];
+  if (s >= 86400)
+    snprintf(buf, sizeof buf, "%" PRId64 "d %02" PRId64 "h %02" PRId64 "m", s / 86400, s / 3600 % 24, s / 60 % 60);
+  else if (s >= 3600)
+    snprintf(buf, sizeof buf, "%" PRId64 "h %02" PRId64 "m %02" PRId64 "s", s / 3600, s / 60 % 60, s % 60);
+  else if (s >= 60)
+    snprintf(buf, sizeof buf, "%" PRId64 "m %02" PRId64 "s", s / 60, s % 60);
+  else
+    snprintf(buf, sizeof buf, "%" PRId64 "s", s);
+  return buf;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string u64(uint64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+std::string iso_time(int64_t wall_ms) {
+  time_t t = static_cast<time_t>(wall_ms / 1000);
+  tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+std::string render_status_text(const StatusSnapshot& s) {
+  size_t busy = 0;
+  for (const auto& w : s.workers) busy += w.state == WorkerState::busy;
+  std::string out = "wsserver " + s.version + " running, pid " + std::to_string(s.pid) + ", up " +
+                    duration(s.now_ms - s.started_ms) + " (since " + iso_time(s.started_ms) + ")\n";
+  out += "config: " + (s.config_path.empty() ? std::string("(built-in defaults)") : s.config_path) + ", service " +
+         s.service + ", generation " + std::to_string(s.generation) + "\n";
+  out += "listening:";
+  for (const auto& l : s.listeners) out += " " + l;
+  out += "\nworkers: " + std::to_string(s.workers.size()) + " (" + std::to_string(busy) + " busy, " +
+         std::to_string(s.workers.size() - busy) + " not busy)\n";
+  char line[256];
+  snprintf(line, sizeof line, "  %-8s %-9s %-4s %-8s %-40s %s\n", "PID", "STATE", "GEN", "CLIENTS", "CLIENT", "SINCE");
+  out += line;
+  for (const auto& w : s.workers) {
+    std::string since = iso_time(w.since_ms) + " (" + duration(s.now_ms - w.since_ms) + ")";
+    snprintf(line, sizeof line, "  %-8d %-9s %-4u %-8" PRIu64 " %-40s %s\n", w.pid, state_name(w.state), w.generation,
+             w.clients, w.client.empty() ? "-" : w.client.c_str(), since.c_str());
+    out += line;
+  }
+  const Counters& t = s.totals;
+  out += "totals: connections " + u64(t.clients) + ", messages " + u64(t.messages) + ", bytes in " + u64(t.bytes_in) +
+         ", bytes out " + u64(t.bytes_out) + ", rejected " + u64(t.rejected) + ", worker deaths " +
+         u64(s.worker_deaths) + "\n";
+  return out;
+}
+
+std::string render_status_json(const StatusSnapshot& s) {
+  std::string out = "{\"pid\":" + std::to_string(s.pid) + ",\"version\":" + json_string(s.version) +
+                    ",\"started\":" + json_string(iso_time(s.started_ms)) +
+                    ",\"uptime_seconds\":" + std::to_string((s.now_ms - s.started_ms) / 1000) +
+                    ",\"config\":" + json_string(s.config_path) + ",\"service\":" + json_string(s.service) +
+                    ",\"generation\":" + std::to_string(s.generation) + ",\"listeners\":[";
+  for (size_t i = 0; i < s.listeners.size(); ++i) out += (i ? "," : "") + json_string(s.listeners[i]);
+  out += "],\"workers\":[";
+  for (size_t i = 0; i < s.workers.size(); ++i) {
+    const auto& w = s.workers[i];
+    out += std::string(i ? "," : "") + "{\"pid\":" + std::to_string(w.pid) + ",\"state\":" +
+           json_string(state_name(w.state)) + ",\"generation\":" + std::to_string(w.generation) +
+           ",\"clients\":" + u64(w.clients) + ",\"client\":" + (w.client.empty() ? "null" : json_string(w.client)) +
+           ",\"since\":" + json_string(iso_time(w.since_ms)) + "}";
+  }
+  const Counters& t = s.totals;
+  out += "],\"totals\":{\"connections\":" + u64(t.clients) + ",\"messages\":" + u64(t.messages) +
+         ",\"bytes_in\":" + u64(t.bytes_in) + ",\"bytes_out\":" + u64(t.bytes_out) + ",\"rejected\":" +
+         u64(t.rejected) + ",\"worker_deaths\":" + u64(s.worker_deaths) + "}}\n";
+  return out;
+}
+
+}  // namespace ws
