@@ -6,6 +6,12 @@
 #   make clean
 
 PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR = $(PREFIX)/sbin
+MANDIR = $(PREFIX)/share/man
+SYSCONFDIR = $(PREFIX)/etc
+UNITDIR = $(PREFIX)/lib/systemd/system
+LOGROTATEDIR ?= /etc/logrotate.d
 BUILD ?= build
 CXX = g++
 CXXFLAGS ?= -O2 -g
@@ -21,9 +27,9 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/support/*.cpp))
 
 # Packages: the build needs CLI11 and Catch2 headers; tests also use these tools.
 BUILD_PACKAGES = libcli11-dev catch2
-TEST_PACKAGES = mandoc netcat-openbsd
+TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate
 
-.PHONY: all run test clean install uninstall deps test-deps
+.PHONY: all run test clean install uninstall FORCE
 all: $(BUILD)/wsserver
 
 # Installs missing Debian packages: apt-get as root, sudo otherwise, or says
@@ -40,17 +46,22 @@ define need_packages
 	fi
 endef
 
-$(BUILD)/.deps-ok:
+$(BUILD)/.deps-ok: Makefile
 	$(call need_packages,$(BUILD_PACKAGES))
 	@mkdir -p $(BUILD) && touch $@
 
-$(BUILD)/.test-deps-ok:
+$(BUILD)/.test-deps-ok: Makefile
 	$(call need_packages,$(TEST_PACKAGES))
 	@mkdir -p $(BUILD) && touch $@
 
 $(BUILD)/obj/%.o: %.cpp | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+# The default config path is compiled in: rebuild when PREFIX changes.
+$(BUILD)/prefix: FORCE
+	@mkdir -p $(BUILD); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+$(BUILD)/obj/src/cli.o: $(BUILD)/prefix
 
 $(BUILD)/wsserver: $(LIB_OBJ) $(BUILD)/obj/src/main.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
@@ -68,6 +79,27 @@ run: $(BUILD)/wsserver
 
 test: $(BUILD)/wsserver $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/.test-deps-ok
 	@test/run-tests $(BUILD)/unit-tests $(BUILD)/integration-tests
+
+# Files that name /usr/local get the PREFIX they are installed under.
+install: $(BUILD)/wsserver
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LOGROTATEDIR)
+	install -m 755 $(BUILD)/wsserver $(DESTDIR)$(SBINDIR)/wsserver
+	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.8 > $(DESTDIR)$(MANDIR)/man8/wsserver.8
+	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.conf.5 > $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5
+	sed 's|/usr/local|$(PREFIX)|g' etc/wsserver.service > $(DESTDIR)$(UNITDIR)/wsserver.service
+	sed 's|/usr/local|$(PREFIX)|g' etc/logrotate.d/wsserver > $(DESTDIR)$(LOGROTATEDIR)/wsserver
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/wsserver.conf ]; then \
+	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/wsserver.conf (the sample is etc/wsserver.conf)"; \
+	else install -m 644 etc/wsserver.conf $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; fi
+
+# The config is removed only if it is still the untouched sample.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/wsserver $(DESTDIR)$(MANDIR)/man8/wsserver.8 \
+	  $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5 $(DESTDIR)$(UNITDIR)/wsserver.service \
+	  $(DESTDIR)$(LOGROTATEDIR)/wsserver
+	@if cmp -s etc/wsserver.conf $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/wsserver.conf ]; then echo "keeping the edited $(DESTDIR)$(SYSCONFDIR)/wsserver.conf"; fi
 
 clean:
 	rm -rf $(BUILD)

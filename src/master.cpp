@@ -175,8 +175,8 @@ void Master::handle_signals() {
   if (signals::take(SIGHUP)) reload();
   if (signals::take(SIGUSR1)) {
     log::reopen();
-    log::info("reopened log files");
     signal_children(SIGUSR1);
+    log::info("reopened log files");
   }
   if (signals::take(SIGTTIN)) {
     target_workers_ = std::min(target_workers_ + 1, config_.max_workers);
@@ -356,13 +356,13 @@ void Master::begin_stop(Stop kind) {
   if (stop_ == Stop::fast || stop_ == kind) return;
   int64_t now = monotonic_ms();
   if (kind == Stop::graceful) {
-    log::info("graceful stop: serving queued clients, waiting up to %d s for busy workers", config_.graceful_timeout);
     for (const auto& listener : s_.listeners) refuse_new_connections(listener);
     signal_children(SIGQUIT);
     stop_deadline_ms_ = now + int64_t{config_.graceful_timeout} * 1000;
+    log::info("graceful stop: serving queued clients, waiting up to %d s for busy workers", config_.graceful_timeout);
   } else {
-    log::info("fast stop: closing every connection now");
     signal_children(SIGTERM);
+    log::info("fast stop: closing every connection now");
     stop_deadline_ms_ = std::min(stop_ == Stop::graceful ? stop_deadline_ms_ : INT64_MAX, now + fast_stop_limit_ms);
     next_nudge_ms_ = now + fast_stop_nudge_ms;
   }

@@ -175,6 +175,8 @@ class Worker {
     signals::block(client_signals);
     end_connection(fd, session, reason);
     ++served_;
+    // A reopen asked for while this client was served applies to its line.
+    if (signals::take(SIGUSR1)) log::reopen();
     if (log::access_enabled())
       log::access("%s %d %.3f %llu %llu %llu %s", client.text().c_str(), static_cast<int>(getpid()),
                   static_cast<double>(monotonic_ms() - started) / 1000.0,
