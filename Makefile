@@ -23,7 +23,7 @@ LIB_SRC = $(filter-out src/main.cpp,$(wildcard src/*.cpp))
 LIB_OBJ = $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/unit/*.cpp))
 INTEGRATION_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/integration/*.cpp))
-SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/support/*.cpp))
+SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_epoll.cpp,$(wildcard test/support/*.cpp)))
 
 # Packages: the build needs CLI11 and Catch2 headers; tests also use these tools.
 BUILD_PACKAGES = libcli11-dev catch2
@@ -72,12 +72,16 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/obj/test/support/catch_main
 $(BUILD)/integration-tests: $(INTEGRATION_OBJ) $(SUPPORT_OBJ) $(LIB_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
+# Preloaded by one test to make worker set-up fail for real.
+$(BUILD)/fail-epoll.so: test/support/fail_epoll.cpp
+	$(CXX) -std=c++20 $(WARNINGS) -O2 -shared -fPIC $< -o $@
+
 run: $(BUILD)/wsserver
 	@mkdir -p $(BUILD)/run
 	$(BUILD)/wsserver -c etc/wsserver.conf --listen 9000 --log_file stderr \
 	  --pid_file $(BUILD)/run/wsserver.pid --control_socket $(BUILD)/run/wsserver.sock
 
-test: $(BUILD)/wsserver $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/.test-deps-ok
+test: $(BUILD)/wsserver $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/fail-epoll.so $(BUILD)/.test-deps-ok
 	@test/run-tests $(BUILD)/unit-tests $(BUILD)/integration-tests
 
 # Files that name /usr/local get the PREFIX they are installed under.

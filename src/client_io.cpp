@@ -17,6 +17,9 @@ const char* close_reason_name(CloseReason r) {
     case CloseReason::send_timeout: return "send-timeout";
     case CloseReason::reset: return "reset";
     case CloseReason::shutdown: return "shutdown";
+    case CloseReason::auth_failed: return "auth-failed";
+    case CloseReason::refused: return "refused";
+    case CloseReason::per_ip_limit: return "per-ip-limit";
   }
   return "?";
 }

@@ -15,6 +15,7 @@
 #include "wsserver/pidfile.hpp"
 #include "wsserver/privileges.hpp"
 #include "wsserver/remote.hpp"
+#include "wsserver/secret.hpp"
 #include "wsserver/signals.hpp"
 
 namespace {
@@ -112,6 +113,11 @@ int main(int argc, char** argv) {
   const ws::Options& options = setup.options;
   if (!options.signal_action.empty()) return ws::act_on_master(options);
   setup.identity = resolve_identity_or_exit(options.config);
+  std::string error;
+  if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error)) {
+    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
+    return ws::exit_code::config;
+  }
   if (options.test_config) {
     std::puts("configuration ok");
     return ws::exit_code::ok;

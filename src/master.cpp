@@ -10,12 +10,13 @@
 #include <climits>
 #include <cstring>
 
+#include "wsserver/connection.hpp"
 #include "wsserver/daemon.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/log.hpp"
+#include "wsserver/secret.hpp"
 #include "wsserver/signals.hpp"
 #include "wsserver/version.hpp"
-#include "wsserver/worker.hpp"
 
 namespace ws {
 namespace {
@@ -27,6 +28,18 @@ constexpr int64_t max_respawn_delay_ms = 10000;
 // signal (a worker can receive it just before blocking in recv()).
 constexpr int64_t fast_stop_limit_ms = 3000;
 constexpr int64_t fast_stop_nudge_ms = 100;
+// Pool maintenance runs once a second, as Apache's prefork does.
+constexpr int64_t tick_ms = 1000;
+constexpr int max_spawn_rate = 32;
+constexpr int64_t too_many_log_interval_ms = 10000;
+// With every worker busy but one idle, the idle one takes the next client;
+// the master looks again after this pause instead of spinning on the listener.
+constexpr int64_t overflow_pause_ms = 10;
+// An overflow client waits this long for a worker that is finishing its
+// client before it is rejected, and the master looks this often.
+constexpr int64_t overflow_grace_ms = 200;
+constexpr int64_t overflow_poll_ms = 5;
+constexpr size_t max_overflow = 64;
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -52,7 +65,10 @@ Master::Master(MasterSetup setup)
       config_(s_.options.config),
       board_(Scoreboard::create(max_workers_limit)),
       target_workers_(config_.workers),
-      started_wall_ms_(wall_clock_ms()) {}
+      access_(parse_access_rules(config_)),
+      started_wall_ms_(wall_clock_ms()) {
+  if (!open_handoff(&handoff_)) log::fatal(exit_code::os_error, "%s", log::syscall_error("socketpair").c_str());
+}
 
 int Master::run() {
   signals::catch_signals({SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGCHLD});
@@ -68,6 +84,7 @@ int Master::run() {
   for (;;) {
     reap_children();
     handle_signals();
+    settle_overflow();
     if (stop_ != Stop::none) {
       progress_stop();
       if (children_.empty()) break;
@@ -90,6 +107,8 @@ void Master::finish() {
 int64_t Master::next_wake_ms() const {
   int64_t wake = INT64_MAX;
   if (stop_ == Stop::none && live_workers() < target_workers_) wake = std::min(wake, next_spawn_ms_);
+  if (stop_ == Stop::none) wake = std::min(wake, next_tick_ms_);
+  if (!overflow_.empty()) wake = std::min(wake, monotonic_ms() + overflow_poll_ms);
   if (stop_ != Stop::none && !killed_stragglers_) wake = std::min(wake, stop_deadline_ms_);
   if (stop_ == Stop::fast) wake = std::min(wake, next_nudge_ms_);
   for (const auto& c : children_) wake = std::min(wake, c.retire_deadline_ms);
@@ -103,6 +122,16 @@ void Master::wait_for_event() {
   if (s_.control) {
     wake = std::min(wake, s_.control->expire(now));
     s_.control->add_poll_fds(fds);
+  }
+  size_t first_listener = fds.size();
+  if (taking_overflow()) {
+    if (now < overflow_pause_until_ms_) {
+      wake = std::min(wake, overflow_pause_until_ms_);
+    } else {
+      for (const auto& listener : s_.listeners)
+        for (const auto& socket : listener.sockets)
+          if (socket.transport != Transport::udp) fds.push_back({socket.fd.get(), POLLIN, 0});
+    }
   }
   timespec timeout{};
   timespec* timeout_ptr = nullptr;
@@ -118,6 +147,8 @@ void Master::wait_for_event() {
   if (n < 0 && errno != EINTR) log::error("%s", log::syscall_error("ppoll").c_str());
   if (n > 0 && s_.control)
     s_.control->handle(fds, monotonic_ms(), [this](const std::string& request) { return answer_control(request); });
+  for (size_t i = first_listener; n > 0 && i < fds.size(); ++i)
+    if (fds[i].revents & POLLIN) take_overflow(fds[i].fd);
 }
 
 void Master::reap_children() {
@@ -178,14 +209,8 @@ void Master::handle_signals() {
     signal_children(SIGUSR1);
     log::info("reopened log files");
   }
-  if (signals::take(SIGTTIN)) {
-    target_workers_ = std::min(target_workers_ + 1, config_.max_workers);
-    log::info("SIGTTIN: pool target %d workers", target_workers_);
-  }
-  if (signals::take(SIGTTOU)) {
-    target_workers_ = std::max(target_workers_ - 1, 1);
-    log::info("SIGTTOU: pool target %d workers", target_workers_);
-  }
+  if (signals::take(SIGTTIN)) grow_by_signal();
+  if (signals::take(SIGTTOU)) shrink_by_signal();
 }
 
 int Master::live_workers() const {
@@ -195,10 +220,114 @@ int Master::live_workers() const {
 }
 
 void Master::tend_pool() {
+  int64_t now = monotonic_ms();
+  if (now >= next_tick_ms_) {
+    keep_spares();
+    next_tick_ms_ = now + tick_ms;
+  }
   int live = live_workers();
   while (live < target_workers_ && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
   for (; live > target_workers_; --live) retire_one_worker();
   kill_overdue_workers();
+}
+
+Master::PoolCounts Master::count_pool() const {
+  PoolCounts counts;
+  for (const auto& c : children_) {
+    if (c.retiring || c.generation != generation_) continue;
+    ++counts.total;
+    WorkerState state = board_.slot(c.slot).state();
+    // A worker still starting will be idle in a moment: counting it avoids
+    // starting more than needed.
+    counts.idle += state == WorkerState::idle || state == WorkerState::starting;
+  }
+  return counts;
+}
+
+// Apache's prefork rule: fewer than min_spare idle workers start 1, then 2,
+// 4 ... up to 32 a second while the shortage lasts; more than max_spare
+// retire one a second.
+void Master::keep_spares() {
+  PoolCounts pool = count_pool();
+  if (pool.total < target_workers_) return;  // replacements are on their way
+  if (pool.idle > config_.max_spare && target_workers_ > 1) {
+    --target_workers_;
+    spawn_rate_ = 1;
+    return;
+  }
+  if (pool.idle < config_.min_spare && target_workers_ < config_.max_workers) {
+    int add = std::min(spawn_rate_, config_.max_workers - target_workers_);
+    target_workers_ += add;
+    if (spawn_rate_ >= 8) log::info("short of idle workers: starting %d more (%d in all)", add, target_workers_);
+    spawn_rate_ = std::min(spawn_rate_ * 2, max_spawn_rate);
+    return;
+  }
+  spawn_rate_ = 1;
+  if (pool.total >= config_.max_workers && pool.idle == 0) note_too_many_clients();
+}
+
+void Master::grow_by_signal() {
+  PoolCounts pool = count_pool();
+  if (target_workers_ >= config_.max_workers || pool.idle + 1 > config_.max_spare) {
+    log::info("SIGTTIN ignored: the pool is at max_workers or max_spare");
+    return;
+  }
+  ++target_workers_;
+  log::info("SIGTTIN: one more worker (%d in all)", target_workers_);
+}
+
+void Master::shrink_by_signal() {
+  PoolCounts pool = count_pool();
+  if (target_workers_ <= 1 || pool.idle - 1 < config_.min_spare) {
+    log::info("SIGTTOU ignored: the pool is at one worker or min_spare");
+    return;
+  }
+  --target_workers_;
+  log::info("SIGTTOU: one fewer worker (%d in all)", target_workers_);
+}
+
+void Master::note_too_many_clients() {
+  int64_t now = monotonic_ms();
+  if (now - last_too_many_log_ms_ < too_many_log_interval_ms) return;
+  last_too_many_log_ms_ = now;
+  log::warn("too many clients: all %d workers are busy (max_workers, overflow %s)", config_.max_workers,
+            config_.overflow == Overflow::reject ? "reject" : "queue");
+}
+
+bool Master::taking_overflow() const {
+  return stop_ == Stop::none && config_.overflow == Overflow::reject && live_workers() >= config_.max_workers;
+}
+
+void Master::take_overflow(int listen_fd) {
+  if (count_pool().idle > 0) {
+    overflow_pause_until_ms_ = monotonic_ms() + overflow_pause_ms;
+    return;
+  }
+  Fd client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!client) return;  // a worker was quicker, or the client left
+  overflow_.push_back({std::move(client), monotonic_ms() + (overflow_.size() < max_overflow ? overflow_grace_ms : 0)});
+  settle_overflow();
+}
+
+// Each waiting client goes to a worker that has turned idle, so nobody is
+// rejected while a worker is free; past its grace it is rejected.
+void Master::settle_overflow() {
+  int idle = overflow_.empty() ? 0 : count_pool().idle;
+  int64_t now = monotonic_ms();
+  for (auto it = overflow_.begin(); it != overflow_.end();) {
+    if (idle > 0 && send_client(handoff_.master_end.get(), it->client.get())) {
+      log::debug("handed a waiting client to a worker that turned idle");
+      --idle;
+    } else if (now >= it->deadline_ms || stop_ != Stop::none) {
+      refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
+      ++retired_totals_.rejected;
+      note_too_many_clients();
+    } else {
+      ++it;
+      continue;
+    }
+    it = overflow_.erase(it);
+  }
 }
 
 std::vector<int> Master::master_only_fds() const {
@@ -208,6 +337,7 @@ std::vector<int> Master::master_only_fds() const {
     fds.push_back(s_.pid_file->file_fd());
   }
   if (daemon::readiness_fd() >= 0) fds.push_back(daemon::readiness_fd());
+  fds.push_back(handoff_.master_end.get());
   return fds;
 }
 
@@ -221,6 +351,7 @@ bool Master::spawn_worker() {
   // The slot is claimed before fork so that the child's first state change
   // cannot be overwritten by the parent.
   board_.slot(slot).assign(0, generation_, wall_clock_ms());
+  board_.claim(slot);
   pid_t pid = fork();
   if (pid < 0) {
     log::error("%s", log::syscall_error("fork").c_str());
@@ -229,8 +360,16 @@ bool Master::spawn_worker() {
     return false;
   }
   if (pid == 0) {
-    WorkerSetup setup{&config_, &s_.listeners, &board_.slot(slot), static_cast<int>(getppid()), master_only_fds(),
-                      &s_.identity};
+    WorkerSetup setup{&config_,
+                      &s_.listeners,
+                      &board_,
+                      slot,
+                      static_cast<int>(getppid()),
+                      master_only_fds(),
+                      &s_.identity,
+                      config_.auth_file.empty() ? nullptr : &s_.secret,
+                      &access_,
+                      config_.overflow == Overflow::reject ? handoff_.worker_end.get() : -1};
     run_worker(setup);
   }
   board_.slot(slot).set_pid(pid);
@@ -313,9 +452,9 @@ void Master::reload() {
     return;
   }
   Options next = std::move(outcome.options);
-  std::string error, warning;
+  std::string error, warning, secret;
   auto identity = resolve_identity(next.config.user, next.config.group, &error, &warning);
-  if (!identity) {
+  if (!identity || (!next.config.auth_file.empty() && !load_secret(next.config.auth_file, &secret, &error))) {
     log::error("reload failed, nothing changed: %s", error.c_str());
     return;
   }
@@ -336,6 +475,9 @@ void Master::reload() {
   s_.listeners = std::move(adopted);
   s_.options = std::move(next);
   s_.identity = std::move(*identity);
+  s_.secret = std::move(secret);
+  access_ = parse_access_rules(config_);
+  spawn_rate_ = 1;
   if (!warning.empty()) log::warn("%s", warning.c_str());
   ++generation_;
   target_workers_ = config_.workers;

@@ -107,35 +107,58 @@ Counters WorkerSlot::counters() const {
 }
 
 Scoreboard Scoreboard::create(int slots) {
-  size_t bytes = sizeof(WorkerSlot) * static_cast<size_t>(slots);
+  size_t bytes = sizeof(Header) + sizeof(WorkerSlot) * static_cast<size_t>(slots);
   // Untouched pages cost nothing, so the table can be sized for the largest pool.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("mmap() failed for the scoreboard");
+  static_assert(alignof(WorkerSlot) <= sizeof(Header));
   Scoreboard board;
-  board.slots_ = static_cast<WorkerSlot*>(p);
+  board.header_ = static_cast<Header*>(p);
+  board.slots_ = reinterpret_cast<WorkerSlot*>(static_cast<char*>(p) + sizeof(Header));
   board.size_ = slots;
+  board.bytes_ = bytes;
   // Anonymous memory is zeroed, which is every slot's empty state; slots are
   // not constructed one by one so that pages no worker uses stay untouched.
   return board;
 }
 
 Scoreboard::Scoreboard(Scoreboard&& other) noexcept
-    : slots_(std::exchange(other.slots_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    : header_(std::exchange(other.header_, nullptr)),
+      slots_(std::exchange(other.slots_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      bytes_(std::exchange(other.bytes_, 0)) {}
 
 Scoreboard& Scoreboard::operator=(Scoreboard&& other) noexcept {
+  std::swap(header_, other.header_);
   std::swap(slots_, other.slots_);
   std::swap(size_, other.size_);
+  std::swap(bytes_, other.bytes_);
   return *this;
 }
 
 Scoreboard::~Scoreboard() {
-  if (slots_) munmap(slots_, sizeof(WorkerSlot) * static_cast<size_t>(size_));
+  if (header_) munmap(header_, bytes_);
 }
 
 int Scoreboard::free_slot() const {
   for (int i = 0; i < size_; ++i)
     if (slots_[i].state() == WorkerState::empty) return i;
   return -1;
+}
+
+void Scoreboard::claim(int i) {
+  if (i + 1 > header_->used.load(std::memory_order_relaxed)) header_->used.store(i + 1, std::memory_order_release);
+}
+
+int Scoreboard::clients_from(const IpAddress& ip) const {
+  int n = 0;
+  for (int i = 0, end = used(); i < end; ++i) {
+    const WorkerSlot& s = slots_[i];
+    if (s.state() != WorkerState::busy) continue;
+    ClientAddress c = s.client();
+    n += c.ip.family == ip.family && c.ip.bytes == ip.bytes;
+  }
+  return n;
 }
 
 int64_t wall_clock_ms() {

@@ -12,17 +12,16 @@
 #include <cstring>
 #include <memory>
 
-#include "wsserver/client_io.hpp"
+#include "wsserver/connection.hpp"
 #include "wsserver/exit_codes.hpp"
+#include "wsserver/handoff.hpp"
 #include "wsserver/log.hpp"
-#include "wsserver/session.hpp"
 #include "wsserver/signals.hpp"
 
 namespace ws {
 namespace {
 
 constexpr size_t read_buffer_size = 64 * 1024;
-constexpr int linger_ms = 1000;
 constexpr int resource_pause_ms = 200;
 constexpr int64_t resource_log_interval_ms = 5000;
 
@@ -40,16 +39,23 @@ int64_t monotonic_ms() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+uint16_t port_of(const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(peer).sin_port);
+  if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(peer).sin6_port);
+  return 0;
+}
+
 class Worker {
  public:
-  explicit Worker(const WorkerSetup& setup) : setup_(setup), config_(*setup.config), slot_(*setup.slot) {}
+  explicit Worker(const WorkerSetup& setup)
+      : setup_(setup), config_(*setup.config), slot_(setup.board->slot(setup.slot)) {}
 
   [[noreturn]] void run() {
     set_up();
     for (;;) {
       take_signals();
       if (retiring_ || stop_now()) leave(exit_code::ok);
-      if (accept_one()) {
+      if (take_client()) {
         if (config_.max_requests > 0 && served_ >= config_.max_requests) leave(exit_code::ok);
         continue;
       }
@@ -76,20 +82,23 @@ class Worker {
 
     epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) fail_setup(log::syscall_error("epoll_create1"));
-    for (const auto& listener : *setup_.listeners) {
-      for (const auto& socket : listener.sockets) {
-        if (socket.transport == Transport::udp) continue;
-        // EPOLLEXCLUSIVE wakes one idle worker per connection, not all of them.
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-        ev.data.fd = socket.fd.get();
-        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, socket.fd.get(), &ev) != 0) fail_setup(log::syscall_error("epoll_ctl"));
-        stream_fds_.push_back(socket.fd.get());
-      }
-    }
+    for (const auto& listener : *setup_.listeners)
+      for (const auto& socket : listener.sockets)
+        if (socket.transport != Transport::udp) watch(socket.fd.get(), &stream_fds_);
+    if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
     service_ = make_service(config_.service, config_.reply_terminator);
     buffer_ = std::make_unique<char[]>(read_buffer_size);
+    context_ = {&config_, service_.get(), &slot_, setup_.secret, buffer_.get(), read_buffer_size, &out_};
     slot_.set_state(WorkerState::idle, wall_clock_ms());
+  }
+
+  void watch(int fd, std::vector<int>* list) {
+    // EPOLLEXCLUSIVE wakes one idle worker per connection, not all of them.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) fail_setup(log::syscall_error("epoll_ctl"));
+    if (list) list->push_back(fd);
   }
 
   [[noreturn]] void fail_setup(const std::string& why) {
@@ -117,8 +126,19 @@ class Worker {
       log::error("%s", log::syscall_error("epoll_pwait").c_str());
   }
 
-  // Tries each listener once; serves a client and returns true if one was waiting.
-  bool accept_one() {
+  // Takes one waiting client (a listener's, or one the master handed over)
+  // and serves it; false if none was waiting.
+  bool take_client() {
+    if (setup_.handoff_fd >= 0) {
+      int fd = receive_client(setup_.handoff_fd);
+      if (fd >= 0) {
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);  // on failure: an unknown peer
+        admit(fd, peer);
+        return true;
+      }
+    }
     for (size_t i = 0; i < stream_fds_.size(); ++i) {
       int listen_fd = stream_fds_[(next_listener_ + i) % stream_fds_.size()];
       sockaddr_storage peer{};
@@ -126,7 +146,7 @@ class Worker {
       int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
       if (fd >= 0) {
         next_listener_ = (next_listener_ + i + 1) % stream_fds_.size();
-        serve(fd, peer);
+        admit(fd, peer);
         return true;
       }
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -150,6 +170,43 @@ class Worker {
     ppoll(nullptr, 0, &pause, &wait_mask_);
   }
 
+  // allow / deny and max_per_ip, then the conversation.
+  void admit(int fd, const sockaddr_storage& peer) {
+    ClientAddress client{ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)};
+    slot_.set_client(client);
+    slot_.set_state(WorkerState::busy, wall_clock_ms());
+    slot_.count_client();
+    int64_t started = monotonic_ms();
+    ConnectionTotals totals;
+    CloseReason reason;
+    if (!setup_.access->admits(client.ip)) {
+      reason = CloseReason::refused;
+      log::info("refused %s: not allowed by allow/deny", client.text().c_str());
+      refuse_connection(fd, "", "");
+    } else if (config_.max_per_ip > 0 && client.ip.family != AF_UNSPEC &&
+               setup_.board->clients_from(client.ip) > config_.max_per_ip) {
+      // Our own slot already counts, so more than the limit means over it.
+      reason = CloseReason::per_ip_limit;
+      log::info("refused %s: more than max_per_ip (%d) connections", client.text().c_str(), config_.max_per_ip);
+      refuse_connection(fd, "ERR too many connections from your address", terminator_bytes(config_.reply_terminator));
+    } else {
+      configure_client_socket(fd, peer);
+      signals::unblock(client_signals);
+      reason = serve_connection(fd, context_, &totals);
+      signals::block(client_signals);
+    }
+    if (reason == CloseReason::refused || reason == CloseReason::per_ip_limit) slot_.count_rejected();
+    ++served_;
+    // A reopen asked for while this client was served applies to its line.
+    if (signals::take(SIGUSR1)) log::reopen();
+    if (log::access_enabled())
+      log::access("%s %d %.3f %llu %llu %llu %s", client.text().c_str(), static_cast<int>(getpid()),
+                  static_cast<double>(monotonic_ms() - started) / 1000.0,
+                  static_cast<unsigned long long>(totals.messages), static_cast<unsigned long long>(totals.in),
+                  static_cast<unsigned long long>(totals.out), close_reason_name(reason));
+    slot_.set_state(WorkerState::idle, wall_clock_ms());
+  }
+
   void configure_client_socket(int fd, const sockaddr_storage& peer) {
     int one = 1;
     // Failures leave defaults that still work (Nagle on, no timeout).
@@ -159,113 +216,6 @@ class Worker {
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     }
-  }
-
-  void serve(int fd, const sockaddr_storage& peer) {
-    ClientAddress client{ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), peer_port(peer)};
-    slot_.set_client(client);
-    slot_.set_state(WorkerState::busy, wall_clock_ms());
-    slot_.count_client();
-    configure_client_socket(fd, peer);
-    int64_t started = monotonic_ms();
-    Traffic traffic;
-    Session session(*service_, terminator_bytes(config_.reply_terminator), static_cast<size_t>(config_.max_message));
-    signals::unblock(client_signals);
-    CloseReason reason = converse(fd, session, traffic);
-    signals::block(client_signals);
-    end_connection(fd, session, reason);
-    ++served_;
-    // A reopen asked for while this client was served applies to its line.
-    if (signals::take(SIGUSR1)) log::reopen();
-    if (log::access_enabled())
-      log::access("%s %d %.3f %llu %llu %llu %s", client.text().c_str(), static_cast<int>(getpid()),
-                  static_cast<double>(monotonic_ms() - started) / 1000.0,
-                  static_cast<unsigned long long>(session.messages()),
-                  static_cast<unsigned long long>(traffic.in), static_cast<unsigned long long>(traffic.out),
-                  close_reason_name(reason));
-    slot_.set_state(WorkerState::idle, wall_clock_ms());
-  }
-
-  static uint16_t peer_port(const sockaddr_storage& peer) {
-    if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(peer).sin_port);
-    if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(peer).sin6_port);
-    return 0;
-  }
-
-  struct Traffic {
-    uint64_t in = 0, out = 0, messages = 0;
-  };
-
-  // Sends what the session produced and updates the counters.
-  int flush(int fd, const Session& session, Traffic& traffic) {
-    int err = send_all(fd, out_, stop_now);
-    traffic.out += out_.size();
-    slot_.add_traffic(0, out_.size());
-    slot_.add_messages(session.messages() - traffic.messages);
-    traffic.messages = session.messages();
-    return err;
-  }
-
-  CloseReason converse(int fd, Session& session, Traffic& traffic) {
-    for (;;) {
-      ssize_t n = recv(fd, buffer_.get(), read_buffer_size, 0);
-      out_.clear();
-      if (n > 0) {
-        traffic.in += static_cast<uint64_t>(n);
-        slot_.add_traffic(static_cast<uint64_t>(n), 0);
-        bool stay = session.receive({buffer_.get(), static_cast<size_t>(n)}, out_);
-        if (int err = flush(fd, session, traffic)) return send_failure(err);
-        if (!stay) return CloseReason::exit_command;
-        continue;
-      }
-      if (n == 0) {
-        session.finish(out_);
-        if (int err = flush(fd, session, traffic)) return send_failure(err);
-        return CloseReason::client_closed;
-      }
-      if (errno == EINTR) {
-        if (signals::take(SIGUSR1)) log::reopen();
-        if (stop_now()) return CloseReason::shutdown;
-        continue;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return CloseReason::idle_timeout;
-      return CloseReason::reset;
-    }
-  }
-
-  static CloseReason send_failure(int err) {
-    if (err == EINTR) return CloseReason::shutdown;
-    if (err == EAGAIN || err == EWOULDBLOCK) return CloseReason::send_timeout;
-    return CloseReason::reset;
-  }
-
-  void send_notice(int fd, const Session& session, std::string_view text) {
-    out_.clear();
-    session.notice(text, out_);
-    // Never blocks: a client whose buffers are full is not listening anyway.
-    ssize_t ignored = send(fd, out_.data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)ignored;
-  }
-
-  void end_connection(int fd, const Session& session, CloseReason reason) {
-    switch (reason) {
-      case CloseReason::shutdown:
-        send_notice(fd, session, "ERR server shutting down");
-        close_lingering(fd, 0);
-        return;
-      case CloseReason::idle_timeout:
-        send_notice(fd, session, "ERR idle timeout");
-        close_lingering(fd, linger_ms);
-        return;
-      case CloseReason::exit_command:
-        close_lingering(fd, linger_ms);
-        return;
-      case CloseReason::client_closed:
-      case CloseReason::send_timeout:
-      case CloseReason::reset:
-        break;
-    }
-    close(fd);
   }
 
   const WorkerSetup& setup_;
@@ -280,11 +230,27 @@ class Worker {
   std::unique_ptr<Service> service_;
   std::unique_ptr<char[]> buffer_;
   std::string out_;
+  ConnectionContext context_{};
   long long served_ = 0;
   int64_t last_resource_log_ms_ = -resource_log_interval_ms;
 };
 
 }  // namespace
+
+bool AccessRules::admits(const IpAddress& ip) const {
+  if (any_contains(deny, ip)) return false;
+  return allow.empty() || any_contains(allow, ip);
+}
+
+AccessRules parse_access_rules(const Config& config) {
+  AccessRules rules;
+  // validate() has checked every entry already.
+  for (const auto& text : config.allow)
+    if (auto c = parse_cidr(text, nullptr)) rules.allow.push_back(*c);
+  for (const auto& text : config.deny)
+    if (auto c = parse_cidr(text, nullptr)) rules.deny.push_back(*c);
+  return rules;
+}
 
 void run_worker(const WorkerSetup& setup) {
   Worker worker(setup);

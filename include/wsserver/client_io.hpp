@@ -6,7 +6,12 @@
 
 namespace ws {
 
-enum class CloseReason { client_closed, exit_command, idle_timeout, send_timeout, reset, shutdown };
+enum class CloseReason {
+  client_closed, exit_command, idle_timeout, send_timeout, reset, shutdown,
+  auth_failed,   // the third wrong secret
+  refused,       // allow / deny
+  per_ip_limit,  // max_per_ip
+};
 const char* close_reason_name(CloseReason r);
 
 // Sends all of `data`. Returns 0, or the errno that stopped it (EAGAIN when

@@ -12,11 +12,13 @@
 
 #include "wsserver/cli.hpp"
 #include "wsserver/control.hpp"
+#include "wsserver/handoff.hpp"
 #include "wsserver/listener.hpp"
 #include "wsserver/pidfile.hpp"
 #include "wsserver/privileges.hpp"
 #include "wsserver/scoreboard.hpp"
 #include "wsserver/status.hpp"
+#include "wsserver/worker.hpp"
 
 namespace ws {
 
@@ -32,6 +34,7 @@ struct MasterSetup {
   Identity identity;
   std::optional<PidFile> pid_file;
   std::optional<ControlServer> control;
+  std::string secret;  // auth_file's, loaded by main and on reload
 };
 
 class Master {
@@ -51,11 +54,24 @@ class Master {
     int64_t retire_deadline_ms = INT64_MAX;
   };
 
+  struct PoolCounts {
+    int total = 0;  // current generation, not retiring
+    int idle = 0;   // of those, idle or still starting
+  };
+
   void reap_children();
   void on_child_exit(const Child& child, int status);
   void back_off_after_crash(const Child& child, int status);
   void handle_signals();
   void tend_pool();
+  PoolCounts count_pool() const;
+  void keep_spares();
+  void grow_by_signal();
+  void shrink_by_signal();
+  void note_too_many_clients();
+  bool taking_overflow() const;
+  void take_overflow(int listen_fd);
+  void settle_overflow();
   bool spawn_worker();
   void retire(Child& child);
   void retire_one_worker();
@@ -78,7 +94,18 @@ class Master {
   Scoreboard board_;
   std::vector<Child> children_;
   uint32_t generation_ = 1;
-  int target_workers_;
+  int target_workers_;  // the pool's size; deaths do not change it, spares and TTIN/TTOU do
+  int spawn_rate_ = 1;   // workers added per tick when short of spares: 1, 2, 4 ... 32
+  int64_t next_tick_ms_ = 0;
+  int64_t last_too_many_log_ms_ = INT64_MIN / 2;
+  int64_t overflow_pause_until_ms_ = 0;
+  struct WaitingClient {
+    Fd client;
+    int64_t deadline_ms;
+  };
+  std::vector<WaitingClient> overflow_;  // accepted while every worker was busy
+  AccessRules access_;
+  Handoff handoff_;
   int exit_status_ = 0;
   int64_t started_wall_ms_;
 

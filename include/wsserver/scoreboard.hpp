@@ -30,7 +30,9 @@ struct ClientAddress {
   std::string text() const;
 };
 
-class WorkerSlot {
+// Cache-line aligned: each worker writes its own slot on every message, and
+// two workers must not fight over one line.
+class alignas(64) WorkerSlot {
  public:
   // Master side.
   void assign(int pid, uint32_t generation, int64_t now_ms);
@@ -79,12 +81,24 @@ class Scoreboard {
   int size() const { return size_; }
   WorkerSlot& slot(int i) { return slots_[i]; }
   const WorkerSlot& slot(int i) const { return slots_[i]; }
-  // The first empty slot, or -1.
+  // The first empty slot, or -1. Slots past the highest ever used are never
+  // read, so scans stay short.
   int free_slot() const;
+  // Marks slot i as used (master, before fork).
+  void claim(int i);
+  // One past the highest slot ever used.
+  int used() const { return header_->used.load(std::memory_order_acquire); }
+  // Busy workers whose client has this address (for max_per_ip).
+  int clients_from(const IpAddress& ip) const;
 
  private:
+  struct alignas(64) Header {
+    std::atomic<int> used{0};
+  };
+  Header* header_ = nullptr;
   WorkerSlot* slots_ = nullptr;
   int size_ = 0;
+  size_t bytes_ = 0;
 };
 
 int64_t wall_clock_ms();

@@ -1,6 +1,7 @@
 // session.hpp: one client's byte stream, independent of sockets. Frames
-// messages at LF or NUL whatever the TCP split, recognises the exit and quit
-// commands, and passes every other message to the service as it streams in.
+// messages at LF or NUL whatever the TCP split, handles the commands every
+// service shares (exit, quit, AUTH) and the limits, and passes every other
+// message to the service as it streams in.
 #pragma once
 
 #include <cstdint>
@@ -11,53 +12,81 @@
 
 namespace ws {
 
-// Recognises "exit" or "quit" (any case) with optional surrounding white
-// space, one byte at a time, so that a command split over packets is found
-// without buffering more than the command itself.
+enum class Command { none, exit, auth };
+
+// Recognises a possible command one byte at a time, so that a command split
+// over packets is found without buffering more than the command itself:
+// "exit" or "quit" (any case) with optional surrounding white space, and,
+// when authentication is on, "AUTH <secret>".
 class CommandMatcher {
  public:
+  explicit CommandMatcher(bool auth = false) : auth_(auth) {}
   // Feeds message bytes; false once the message can no longer be a command.
   bool feed(std::string_view bytes);
-  // At the end of a message: was it a command?
-  bool matched() const;
-  void reset() { *this = CommandMatcher(); }
+  void reset() { *this = CommandMatcher(auth_); }
 
  private:
-  enum class Phase { lead, word, trail, no } phase_ = Phase::lead;
+  enum class Phase { lead, word, trail, secret, no } phase_ = Phase::lead;
+  bool auth_;
   char word_[4] = {};
   int length_ = 0;
 };
 
+// What a whole message asks for; *secret gets AUTH's argument.
+Command classify(std::string_view message, bool auth, std::string_view* secret);
+// Compares in time that depends on the secret's length only.
+bool secret_matches(std::string_view given, std::string_view secret);
+
+struct SessionLimits {
+  std::string_view terminator;
+  size_t max_message = 65536;       // bytes held for a command or a whole message
+  const std::string* secret = nullptr;  // set: clients must AUTH first
+};
+
 class Session {
  public:
-  // `max_message` bounds the bytes held while a message may still be a command.
-  Session(Service& service, std::string_view terminator, size_t max_message);
+  enum class Step {
+    more,         // everything was handled
+    leave,        // the client asked to leave (exit, quit)
+    auth_failed,  // a wrong secret: delay, then reply, then call receive() with the rest
+  };
+  struct Result {
+    Step step;
+    size_t consumed;  // bytes handled; the caller passes the rest again
+  };
 
-  // Handles bytes from the client, appending replies to `out`. Returns false
-  // when the client asked to leave; bytes after the command are ignored.
-  bool receive(std::string_view bytes, std::string& out);
-  // The client closed its side: a pending unterminated message is answered.
-  // Returns false if that message was exit or quit.
-  bool finish(std::string& out);
+  Session(Service& service, const SessionLimits& limits);
+
+  // Handles bytes from the client, appending replies to `out`.
+  Result receive(std::string_view bytes, std::string& out);
+  // The client closed its side: a pending unterminated message is answered
+  // (its step: leave for exit or quit, auth_failed for a wrong secret).
+  Step finish(std::string& out);
   // Appends a server notice ("ERR idle timeout") and the terminator.
   void notice(std::string_view text, std::string& out) const;
 
   uint64_t messages() const { return messages_; }
+  int auth_failures() const { return auth_failures_; }
+  bool authenticated() const { return authenticated_; }
   // Bytes received since the last terminator (a message is in progress).
   bool in_message() const { return in_message_; }
 
  private:
   void take_part(std::string_view part, std::string& out);
-  bool end_message(std::string& out);
+  Step end_message(std::string& out);
+  Step run_command(Command command, std::string_view secret, std::string& out);
+  void reset_message();
 
   Service& service_;
-  std::string_view terminator_;
-  size_t max_message_;
+  SessionLimits limits_;
   CommandMatcher matcher_;
-  bool deciding_ = true;  // the message might still be a command
+  bool authenticated_;
+  bool deciding_ = true;     // the message might still be a command
+  bool too_long_ = false;    // a whole message needed and it outgrew max_message
   bool in_message_ = false;
-  std::string held_;      // raw bytes of a possible command
+  std::string held_;         // raw bytes of a possible command or a whole message
   uint64_t messages_ = 0;
+  int auth_failures_ = 0;
 };
 
 }  // namespace ws

@@ -8,8 +8,10 @@
 //   USR1  reopen log files
 #pragma once
 
+#include <string>
 #include <vector>
 
+#include "wsserver/cidr.hpp"
 #include "wsserver/config.hpp"
 #include "wsserver/listener.hpp"
 #include "wsserver/privileges.hpp"
@@ -17,14 +19,27 @@
 
 namespace ws {
 
+// Client admission rules parsed once from allow / deny.
+struct AccessRules {
+  std::vector<Cidr> allow, deny;
+  // True when a client with this address may be served.
+  bool admits(const IpAddress& ip) const;
+};
+AccessRules parse_access_rules(const Config& config);
+
+// What a worker takes from the master at fork; it all stays valid in the
+// child because the child has its own copy of the master's memory.
 struct WorkerSetup {
   const Config* config;
   const std::vector<Listener>* listeners;
-  WorkerSlot* slot;
+  Scoreboard* board;
+  int slot;
   int master_pid;
-  // Descriptors only the master may hold (pid file lock, control socket...).
-  std::vector<int> master_only_fds;
+  std::vector<int> master_only_fds;  // pid file lock, control socket...
   const Identity* identity;
+  const std::string* secret;         // null: no authentication
+  const AccessRules* access;
+  int handoff_fd;                    // clients passed by the master, or -1
 };
 
 // Runs in the child right after fork; never returns.

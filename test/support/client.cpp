@@ -12,7 +12,7 @@
 
 namespace test {
 
-std::optional<Client> Client::try_connect(uint16_t port, const std::string& host) {
+std::optional<Client> Client::try_connect(uint16_t port, const std::string& host, const std::string& source) {
   sockaddr_storage ss{};
   socklen_t len;
   if (host.find(':') != std::string::npos) {
@@ -29,6 +29,12 @@ std::optional<Client> Client::try_connect(uint16_t port, const std::string& host
     len = sizeof *in;
   }
   ws::Fd fd(socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!source.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return std::nullopt;
+  }
   if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return std::nullopt;
   return Client(std::move(fd));
 }

@@ -17,7 +17,9 @@ class Client {
  public:
   // Connects to host:port (TCP) or, with host "unix", to the path in `path`.
   static Client connect(uint16_t port, const std::string& host = "127.0.0.1");
-  static std::optional<Client> try_connect(uint16_t port, const std::string& host = "127.0.0.1");
+  // `source`: the local address to connect from (127.0.0.2 ... on loopback).
+  static std::optional<Client> try_connect(uint16_t port, const std::string& host = "127.0.0.1",
+                                           const std::string& source = "");
   static Client connect_unix(const std::string& path);
   explicit Client(ws::Fd fd) : fd_(std::move(fd)) {}
 

@@ -21,7 +21,8 @@ namespace {
 int decode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
 // Forks and execs the binary with stdout and stderr in the given files.
-int spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err, bool own_group) {
+int spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err, bool own_group,
+          const std::vector<std::string>& env = {}) {
   // Orphaned workers come back to the test to be reaped, not to init.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::vector<std::string> argv{wsserver_binary()};
@@ -36,6 +37,7 @@ int spawn(const std::vector<std::string>& args, const std::string& out, const st
     dup2(null, 0);
     dup2(o, 1);
     dup2(e, 2);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
@@ -58,9 +60,16 @@ std::string wsserver_binary() {
   return env && *env ? env : "build/wsserver";
 }
 
-RunResult run_wsserver(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+std::string build_dir() {
+  std::string bin = wsserver_binary();
+  size_t slash = bin.rfind('/');
+  return slash == std::string::npos ? "." : bin.substr(0, slash);
+}
+
+RunResult run_wsserver(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                       const std::vector<std::string>& env) {
   TempDir dir;
-  int pid = spawn(args, dir.file("out"), dir.file("err"), true);
+  int pid = spawn(args, dir.file("out"), dir.file("err"), true, env);
   RunResult result;
   int status = 0;
   bool done = wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
@@ -97,6 +106,12 @@ Server::Server(std::vector<std::string> args, const std::string& config) {
     pid_path_ = dir_.file("wsserver.pid");
     full.push_back("--pid_file");
     full.push_back(pid_path_);
+  }
+  // A fixed pool unless the test asks for spares: the SPEC's min_spare of 5
+  // would grow every small test pool.
+  if (!has_flag(args, "--min_spare") && config.find("min_spare") == std::string::npos) {
+    full.push_back("--min_spare");
+    full.push_back("0");
   }
   std::string log_file = flag_value(args, "--log_file");
   log_path_ = log_file.rfind("/", 0) == 0 && log_file.rfind("/dev/", 0) != 0 ? log_file : dir_.file("server.log");

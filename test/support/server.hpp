@@ -17,21 +17,26 @@ using namespace std::chrono_literals;
 
 // The binary under test: $WSSERVER, else build/wsserver.
 std::string wsserver_binary();
+// The directory holding it (and the other build outputs).
+std::string build_dir();
 
 struct RunResult {
   int status = -1;  // exit status, 128 + signal, or -1 on timeout
   std::string out, err;
 };
 
-// Runs wsserver to completion (for -t, -V, failures at start...).
-RunResult run_wsserver(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 10s);
+// Runs wsserver to completion (for -t, -V, failures at start...), with
+// `env` ("NAME=value") added to its environment.
+RunResult run_wsserver(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 10s,
+                       const std::vector<std::string>& env = {});
 
 class Server {
  public:
   // Starts `wsserver -c DIR/wsserver.conf ARGS` in the foreground, in its own
   // process group, with stderr in DIR/server.log, listening on 127.0.0.1:0
   // unless ARGS or the config name listeners, and waits until it listens.
-  // The pid file is DIR/wsserver.pid unless ARGS give --pid_file (a path
+  // min_spare is 0 unless ARGS or the config set it, so the pool keeps the
+  // size `workers` gives it. The pid file is DIR/wsserver.pid unless ARGS give --pid_file (a path
   // ending in .pid); the config must not set pid_file or control_socket.
   // "{dir}" in ARGS or the config stands for that temporary directory.
   explicit Server(std::vector<std::string> args = {}, const std::string& config = "");

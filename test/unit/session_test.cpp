@@ -18,15 +18,17 @@ struct Run {
 Run feed(const std::string& input, const std::vector<size_t>& cuts, ws::ServiceKind kind = ws::ServiceKind::strip,
          size_t max_message = 65536) {
   auto service = ws::make_service(kind, ws::Terminator::nul);
-  ws::Session session(*service, {"\0", 1}, max_message);
+  ws::Session session(*service, {{"\0", 1}, max_message});
   Run run;
   size_t at = 0;
   for (size_t cut : cuts) {
-    if (!session.receive(std::string_view(input).substr(at, cut - at), run.out)) return run.left = true, run;
+    if (session.receive(std::string_view(input).substr(at, cut - at), run.out).step == ws::Session::Step::leave)
+      return run.left = true, run;
     at = cut;
   }
-  if (!session.receive(std::string_view(input).substr(at), run.out)) return run.left = true, run;
-  run.left = !session.finish(run.out);
+  if (session.receive(std::string_view(input).substr(at), run.out).step == ws::Session::Step::leave)
+    return run.left = true, run;
+  run.left = session.finish(run.out) == ws::Session::Step::leave;
   return run;
 }
 
@@ -114,7 +116,7 @@ TEST_CASE("an unterminated final message is answered at half-close") {
 
 TEST_CASE("a long message streams out before it ends") {
   auto service = ws::make_service(ws::ServiceKind::strip, ws::Terminator::nul);
-  ws::Session session(*service, {"\0", 1}, 65536);
+  ws::Session session(*service, {{"\0", 1}, 65536});
   std::string chunk(65536, 'a'), out;
   for (int i = 0; i < 64; ++i) {
     out.clear();

@@ -1,0 +1,36 @@
+// connection.hpp: serving one accepted client over a blocking socket until
+// it leaves, and ending the connection without losing replies.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "wsserver/client_io.hpp"
+#include "wsserver/config.hpp"
+#include "wsserver/scoreboard.hpp"
+#include "wsserver/service.hpp"
+
+namespace ws {
+
+struct ConnectionTotals {
+  uint64_t in = 0, out = 0, messages = 0;
+};
+
+// What a worker lends each connection; reused from one client to the next.
+struct ConnectionContext {
+  const Config* config;
+  Service* service;
+  WorkerSlot* slot;
+  const std::string* secret;  // null: no authentication
+  char* buffer;
+  size_t buffer_size;
+  std::string* out;
+};
+
+// Serves the client on `fd` (blocking, close-on-exec) and closes it.
+CloseReason serve_connection(int fd, const ConnectionContext& context, ConnectionTotals* totals);
+
+// Sends a one-line notice without blocking and closes (refused clients).
+void refuse_connection(int fd, std::string_view notice, std::string_view terminator);
+
+}  // namespace ws

@@ -1,0 +1,13 @@
+// secret.hpp: the shared secret of auth_file, read by the master (workers
+// may run as a user that cannot read it) at start and on reload.
+#pragma once
+
+#include <string>
+
+namespace ws {
+
+// Reads the first line of `path`. Refuses a file that group or others can
+// read, or an empty secret; *error says which.
+bool load_secret(const std::string& path, std::string* secret, std::string* error);
+
+}  // namespace ws
