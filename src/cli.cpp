@@ -99,7 +99,7 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
   app.add_option("--max_message", c.max_message, "Longest chat message or command")
       ->check(CLI::Range(1LL, 1LL << 30))->capture_default_str();
   app.add_option("--chat_backlog", c.chat_backlog, "Bytes queued for one slow chat client")
-      ->check(CLI::Range(1LL, 1LL << 40))->capture_default_str();
+      ->check(CLI::Range(1LL, 1LL << 30))->capture_default_str();
   app.add_option("--auth_file", c.auth_file, "File holding the shared secret");
   app.add_option("--allow", c.allow, "Client CIDR allow list")->expected(1, any_count);
   app.add_option("--deny", c.deny, "Client CIDR deny list")->expected(1, any_count);

@@ -20,6 +20,7 @@ const char* close_reason_name(CloseReason r) {
     case CloseReason::auth_failed: return "auth-failed";
     case CloseReason::refused: return "refused";
     case CloseReason::per_ip_limit: return "per-ip-limit";
+    case CloseReason::too_slow: return "too-slow";
   }
   return "?";
 }

@@ -56,6 +56,8 @@ bool validate(const Config& c, ConfigProblem* problem) {
   }
   if (has_udp && !c.auth_file.empty())
     return fail(problem, "auth_file", "authentication cannot be used with a udp: listener");
+  if (has_udp && c.service == ServiceKind::chat)
+    return fail(problem, "service", "chat needs stream listeners: a udp: listener has no connection to push to");
   if (c.workers > c.max_workers)
     return fail(problem, "workers", "workers (" + std::to_string(c.workers) + ") exceeds max_workers (" +
                                         std::to_string(c.max_workers) + ")");

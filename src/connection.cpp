@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 
@@ -26,11 +27,10 @@ class Conversation {
       : fd_(fd),
         c_(c),
         totals_(totals),
-        session_(*c.service, {terminator_bytes(c.config->reply_terminator), static_cast<size_t>(c.config->max_message),
-                              c.secret}) {}
+        session_(*c.service, {terminator_bytes(c.config->reply_terminator), c.max_message, c.secret}) {}
 
   CloseReason run() {
-    CloseReason reason = converse();
+    CloseReason reason = c_.service->pushes() ? converse_pushing() : converse();
     end(reason);
     return reason;
   }
@@ -60,6 +60,111 @@ class Conversation {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return CloseReason::idle_timeout;
       return CloseReason::reset;
     }
+  }
+
+  // For a service that pushes (chat): the client's messages and the pushed
+  // output are both awaited in ppoll, with the socket non-blocking so that a
+  // client that does not read never blocks the worker. What waits for the
+  // client is bounded by chat_backlog; past that it alone is dropped.
+  CloseReason converse_pushing() {
+    c_.service->join(c_.client_id);
+    size_t backlog = static_cast<size_t>(c_.config->chat_backlog);
+    int64_t idle_ms = int64_t{c_.config->idle_timeout} * 1000;
+    int64_t last_heard = now_ms();
+    sigset_t open = signals::current_mask_without(signals::make_set({SIGTERM, SIGUSR1, SIGURG}));
+    pending_.clear();
+    for (;;) {
+      if (!gather_pushed(backlog)) return CloseReason::too_slow;
+      if (!send_pending()) return CloseReason::reset;
+      bool sleep = c_.service->prepare_wait();
+      if (sleep) {
+        pollfd p{fd_, static_cast<short>(POLLIN | (pending_.empty() ? 0 : POLLOUT)), 0};
+        timespec timeout{}, *limit = nullptr;
+        if (idle_ms > 0) {
+          int64_t left = std::max<int64_t>(0, last_heard + idle_ms - now_ms());
+          timeout = {static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000L};
+          limit = &timeout;
+        }
+        ppoll(&p, 1, limit, &open);  // EINTR: a wake-up or a signal, handled below
+        c_.service->finish_wait();
+      }
+      signals::take(SIGURG);
+      if (signals::take(SIGUSR1)) log::reopen();
+      if (stop_now()) return CloseReason::shutdown;
+      ssize_t n = recv(fd_, c_.buffer, c_.buffer_size, MSG_DONTWAIT);
+      if (n > 0) {
+        last_heard = now_ms();
+        totals_->in += static_cast<uint64_t>(n);
+        c_.slot->add_traffic(static_cast<uint64_t>(n), 0);
+        if (auto reason = handle_pushing({c_.buffer, static_cast<size_t>(n)})) return *reason;
+      } else if (n == 0) {
+        c_.out->clear();
+        session_.finish(*c_.out);
+        pending_.append(*c_.out);
+        send_pending();
+        return CloseReason::client_closed;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        return CloseReason::reset;
+      }
+      if (idle_ms > 0 && now_ms() - last_heard >= idle_ms) return CloseReason::idle_timeout;
+    }
+  }
+
+  // Moves pushed output into pending_, as long as the client drains it.
+  bool gather_pushed(size_t backlog) {
+    for (;;) {
+      size_t room = pending_.size() < backlog ? backlog - pending_.size() : 0;
+      Service::Collected got = c_.service->collect(pending_, room);
+      if (got == Service::Collected::overrun) return false;
+      if (got == Service::Collected::all) return true;
+      // More is waiting than fits: only a client that reads makes room.
+      size_t queued = pending_.size();
+      if (!send_pending()) return true;  // the caller's next send sees the failure
+      if (pending_.size() == queued) return false;
+    }
+  }
+
+  // Sends what the socket takes now; false if the connection failed.
+  bool send_pending() {
+    while (!pending_.empty()) {
+      ssize_t n = send(fd_, pending_.data(), pending_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        totals_->out += static_cast<uint64_t>(n);
+        c_.slot->add_traffic(0, static_cast<uint64_t>(n));
+        pending_.erase(0, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+    return true;
+  }
+
+  std::optional<CloseReason> handle_pushing(std::string_view bytes) {
+    while (!bytes.empty()) {
+      c_.out->clear();
+      Session::Result r = session_.receive(bytes, *c_.out);
+      bytes.remove_prefix(r.consumed);
+      pending_.append(*c_.out);
+      c_.slot->add_messages(session_.messages() - totals_->messages);
+      totals_->messages = session_.messages();
+      if (r.step == Session::Step::auth_failed) {
+        if (!send_pending()) return CloseReason::reset;
+        c_.out->clear();
+        fail_auth();
+        pending_.append(*c_.out);
+        if (stop_now()) return CloseReason::shutdown;
+      }
+      if (r.step == Session::Step::leave) return CloseReason::exit_command;
+      if (session_.auth_failures() >= max_auth_failures) return CloseReason::auth_failed;
+    }
+    return std::nullopt;
+  }
+
+  static int64_t now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
   }
 
   // Runs the session over one read; a reason when the connection must end.
@@ -126,7 +231,12 @@ class Conversation {
         return;
       case CloseReason::exit_command:
       case CloseReason::auth_failed:
+        if (!pending_.empty()) send_pending();
         close_lingering(fd_, linger_ms);
+        return;
+      case CloseReason::too_slow:
+        send_notice("ERR too slow");
+        close_lingering(fd_, 0);
         return;
       default:
         close(fd_);
@@ -137,6 +247,7 @@ class Conversation {
   const ConnectionContext& c_;
   ConnectionTotals* totals_;
   Session session_;
+  std::string pending_;  // pushed output and replies not yet taken by the socket
 };
 
 }  // namespace

@@ -68,6 +68,22 @@ Master::Master(MasterSetup setup)
       access_(parse_access_rules(config_)),
       started_wall_ms_(wall_clock_ms()) {
   if (!open_handoff(&handoff_)) log::fatal(exit_code::os_error, "%s", log::syscall_error("socketpair").c_str());
+  if (!prepare_chat(config_)) log::fatal(exit_code::os_error, "cannot create the chat ring");
+}
+
+// The ring is made once, before the workers that share it are forked, and
+// sized for max_message and chat_backlog as they are then.
+bool Master::prepare_chat(const Config& config) {
+  if (config.service != ServiceKind::chat || chat_) return true;
+  size_t capacity = std::max(ChatRing::capacity_for(static_cast<size_t>(config.max_message)),
+                             4 * static_cast<size_t>(config.chat_backlog));
+  try {
+    chat_ = ChatRing::create(capacity);
+  } catch (const std::exception& e) {
+    log::error("chat ring of %zu bytes: %s", capacity, e.what());
+    return false;
+  }
+  return true;
 }
 
 int Master::run() {
@@ -169,6 +185,7 @@ void Master::on_child_exit(const Child& child, int status) {
   WorkerSlot& slot = board_.slot(child.slot);
   retired_totals_ += slot.counters();
   slot.clear();
+  if (chat_) chat_->detach(child.slot);
   bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   std::string how = describe_status(status);
   if (clean || stop_ != Stop::none) log::info("worker %d %s", child.pid, how.c_str());
@@ -369,7 +386,8 @@ bool Master::spawn_worker() {
                       &s_.identity,
                       config_.auth_file.empty() ? nullptr : &s_.secret,
                       &access_,
-                      config_.overflow == Overflow::reject ? handoff_.worker_end.get() : -1};
+                      config_.overflow == Overflow::reject ? handoff_.worker_end.get() : -1,
+                      config_.service == ServiceKind::chat && chat_ ? &*chat_ : nullptr};
     run_worker(setup);
   }
   board_.slot(slot).set_pid(pid);
@@ -469,6 +487,13 @@ void Master::reload() {
     log::open({log_target(s_.options), config_.log_level}, nullptr);
     return;
   }
+  if (!prepare_chat(next.config)) {
+    log::error("reload failed, nothing changed: no chat ring");
+    return;
+  }
+  if (chat_ && static_cast<size_t>(next.config.max_message) > chat_->max_message())
+    log::warn("max_message %lld exceeds the chat ring's %zu bytes until restart", next.config.max_message,
+              chat_->max_message());
   std::vector<Listener> adopted;
   if (!adopt_listeners(next.config, &adopted)) return;
 

@@ -63,13 +63,13 @@ size_t strip_append(std::string_view in, std::string& out) {
   return kept;
 }
 
-std::unique_ptr<Service> make_service(ServiceKind kind, Terminator terminator) {
+std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context) {
   switch (kind) {
-    case ServiceKind::echo: return std::make_unique<EchoService>(terminator);
-    case ServiceKind::chat:  // the chat fan-out is not built yet: strip stands in
+    case ServiceKind::echo: return std::make_unique<EchoService>(context.terminator);
+    case ServiceKind::chat: return make_chat_service(context);
     case ServiceKind::strip: break;
   }
-  return std::make_unique<StripService>(terminator);
+  return std::make_unique<StripService>(context.terminator);
 }
 
 }  // namespace ws

@@ -109,8 +109,9 @@ void Session::notice(std::string_view text, std::string& out) const {
 void Session::take_part(std::string_view part, std::string& out) {
   if (part.empty()) return;
   in_message_ = true;
-  if (!authenticated_) {
-    // Nothing is processed before AUTH: the message is only kept whole.
+  if (!authenticated_ || service_.whole_messages()) {
+    // Kept whole: before AUTH nothing is processed, and some services need
+    // the message entire. Past max_message the rest is dropped and counted.
     too_long_ = too_long_ || held_.size() + part.size() > limits_.max_message;
     if (!too_long_) held_.append(part);
     return;
@@ -133,8 +134,10 @@ Session::Step Session::end_message(std::string& out) {
   Command command = too_long_ || !deciding_ ? Command::none : classify(held_, limits_.secret != nullptr, &secret);
   if (command != Command::none) {
     step = run_command(command, secret, out);
+  } else if (too_long_) {
+    notice("ERR message too long", out);
   } else if (!authenticated_) {
-    notice(too_long_ ? "ERR message too long" : "ERR authentication required", out);
+    notice("ERR authentication required", out);
   } else {
     if (!held_.empty()) service_.feed(held_, out);
     service_.end(out);

@@ -8,11 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 
 #include "wsserver/connection.hpp"
+#include "wsserver/datagram.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/handoff.hpp"
 #include "wsserver/log.hpp"
@@ -25,8 +27,9 @@ constexpr size_t read_buffer_size = 64 * 1024;
 constexpr int resource_pause_ms = 200;
 constexpr int64_t resource_log_interval_ms = 5000;
 
-// Delivered only while the worker waits for a connection.
-const sigset_t worker_signals = signals::make_set({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1});
+// Delivered only while the worker waits (for a connection, or in chat for
+// its client and the ring).
+const sigset_t worker_signals = signals::make_set({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1, ChatRing::wake_signal});
 // Also delivered while it talks to a client: a fast stop and a log reopen
 // must not wait for the client to finish.
 const sigset_t client_signals = signals::make_set({SIGTERM, SIGUSR1});
@@ -59,6 +62,7 @@ class Worker {
         if (config_.max_requests > 0 && served_ >= config_.max_requests) leave(exit_code::ok);
         continue;
       }
+      if (answer_datagrams()) continue;
       if (draining_) leave(exit_code::ok);  // the backlog is empty
       wait_for_connection();
     }
@@ -70,7 +74,7 @@ class Worker {
     // The terminal's signals reach the whole process group; only the master acts on them.
     signals::ignore({SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGWINCH});
     signals::restore_default({SIGCHLD});
-    signals::catch_signals({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1});
+    signals::catch_signals({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1, ChatRing::wake_signal});
     sigprocmask(SIG_SETMASK, &worker_signals, nullptr);
     sigemptyset(&wait_mask_);
     // If the master dies, even by SIGKILL, retire: finish the client and go.
@@ -85,10 +89,16 @@ class Worker {
     for (const auto& listener : *setup_.listeners)
       for (const auto& socket : listener.sockets)
         if (socket.transport != Transport::udp) watch(socket.fd.get(), &stream_fds_);
+    for (const auto& listener : *setup_.listeners)
+      for (const auto& socket : listener.sockets)
+        if (socket.transport == Transport::udp) watch(socket.fd.get(), &datagram_fds_);
     if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
-    service_ = make_service(config_.service, config_.reply_terminator);
+    if (setup_.chat) setup_.chat->attach(setup_.slot, static_cast<int>(getpid()));
+    service_ = make_service(config_.service, {config_.reply_terminator, setup_.chat, setup_.slot});
     buffer_ = std::make_unique<char[]>(read_buffer_size);
-    context_ = {&config_, service_.get(), &slot_, setup_.secret, buffer_.get(), read_buffer_size, &out_};
+    size_t max_message = static_cast<size_t>(config_.max_message);
+    if (setup_.chat) max_message = std::min(max_message, setup_.chat->max_message());
+    context_ = {&config_, service_.get(), &slot_, setup_.secret, max_message, buffer_.get(), read_buffer_size, &out_, 0};
     slot_.set_state(WorkerState::idle, wall_clock_ms());
   }
 
@@ -113,6 +123,7 @@ class Worker {
   }
 
   void take_signals() {
+    signals::take(ChatRing::wake_signal);  // only meant "look again"
     if (signals::take(SIGUSR1)) log::reopen();
     if (signals::take(SIGQUIT)) draining_ = true;
     if (signals::take(SIGUSR2)) retiring_ = true;
@@ -170,6 +181,20 @@ class Worker {
     ppoll(nullptr, 0, &pause, &wait_mask_);
   }
 
+  // Answers the datagrams waiting on the udp: listeners (a bounded batch,
+  // so stream clients are not kept waiting); true if there were any.
+  bool answer_datagrams() {
+    bool any = false;
+    for (int fd : datagram_fds_) {
+      DatagramTotals totals = serve_datagrams(fd, *service_, *setup_.access, buffer_.get(), read_buffer_size, out_);
+      if (totals.datagrams == 0) continue;
+      any = true;
+      slot_.add_traffic(totals.in, totals.out);
+      slot_.add_messages(totals.datagrams);
+    }
+    return any;
+  }
+
   // allow / deny and max_per_ip, then the conversation.
   void admit(int fd, const sockaddr_storage& peer) {
     ClientAddress client{ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)};
@@ -191,6 +216,7 @@ class Worker {
       refuse_connection(fd, "ERR too many connections from your address", terminator_bytes(config_.reply_terminator));
     } else {
       configure_client_socket(fd, peer);
+      context_.client_id = static_cast<uint64_t>(getpid()) << 32 | static_cast<uint32_t>(served_);
       signals::unblock(client_signals);
       reason = serve_connection(fd, context_, &totals);
       signals::block(client_signals);
@@ -223,6 +249,7 @@ class Worker {
   WorkerSlot& slot_;
   Fd epoll_;
   std::vector<int> stream_fds_;
+  std::vector<int> datagram_fds_;
   size_t next_listener_ = 0;
   sigset_t wait_mask_{};
   bool draining_ = false;

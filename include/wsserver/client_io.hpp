@@ -11,6 +11,7 @@ enum class CloseReason {
   auth_failed,   // the third wrong secret
   refused,       // allow / deny
   per_ip_limit,  // max_per_ip
+  too_slow,      // a chat client that let chat_backlog fill up
 };
 const char* close_reason_name(CloseReason r);
 

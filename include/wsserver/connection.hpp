@@ -22,9 +22,11 @@ struct ConnectionContext {
   Service* service;
   WorkerSlot* slot;
   const std::string* secret;  // null: no authentication
+  size_t max_message;         // max_message, or less if the chat ring holds less
   char* buffer;
   size_t buffer_size;
   std::string* out;
+  uint64_t client_id;  // unique per connection (chat uses it to skip the sender)
 };
 
 // Serves the client on `fd` (blocking, close-on-exec) and closes it.

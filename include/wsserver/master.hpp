@@ -77,6 +77,7 @@ class Master {
   void retire_one_worker();
   void kill_overdue_workers();
   void reload();
+  bool prepare_chat(const Config& config);
   bool adopt_listeners(const Config& next, std::vector<Listener>* adopted);
   void begin_stop(Stop kind);
   void progress_stop();
@@ -106,6 +107,7 @@ class Master {
   std::vector<WaitingClient> overflow_;  // accepted while every worker was busy
   AccessRules access_;
   Handoff handoff_;
+  std::optional<ChatRing> chat_;  // made when the service is first chat
   int exit_status_ = 0;
   int64_t started_wall_ms_;
 

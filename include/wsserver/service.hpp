@@ -1,9 +1,13 @@
 // service.hpp: what a client's messages are answered with. The session frames
-// the byte stream and handles commands; a service only sees the bytes of each
-// message (in as many parts as they arrived) and writes reply bytes, so a
-// message of any length streams through in bounded memory.
+// the byte stream and handles commands, authentication and limits; a service
+// only sees the bytes of each message and writes reply bytes. A streaming
+// service (strip, echo) gets a message in as many parts as it arrived, so a
+// message of any length passes in bounded memory; a service that needs
+// messages whole (chat) gets each one at once, at most max_message bytes.
+// A service may also push output its client did not ask for (chat).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +16,8 @@
 
 namespace ws {
 
+class ChatRing;
+
 class Service {
  public:
   virtual ~Service() = default;
@@ -19,9 +25,31 @@ class Service {
   virtual void feed(std::string_view part, std::string& out) = 0;
   // The current message ended (at a terminator, or at the client's close).
   virtual void end(std::string& out) = 0;
+  // True: the session passes each message whole, in one feed().
+  virtual bool whole_messages() const { return false; }
+
+  // Pushing services. A connection first calls join(); then, in its loop,
+  // collect() appends pushed output (about `room` bytes at most) and says
+  // whether more is waiting or the client fell too far behind; before it
+  // sleeps it asks prepare_wait() (false: collect again, do not sleep) and
+  // after the sleep calls finish_wait(). The wake-up is the signal below.
+  enum class Collected { all, more, overrun };
+  virtual bool pushes() const { return false; }
+  virtual void join(uint64_t /*client_id*/) {}
+  virtual Collected collect(std::string& /*out*/, size_t /*room*/) { return Collected::all; }
+  virtual bool prepare_wait() { return true; }
+  virtual void finish_wait() {}
 };
 
-std::unique_ptr<Service> make_service(ServiceKind kind, Terminator terminator);
+// What building a service needs besides its kind.
+struct ServiceContext {
+  Terminator terminator = Terminator::nul;
+  ChatRing* ring = nullptr;  // chat only
+  int slot = -1;             // the worker's scoreboard slot (chat wake-ups)
+};
+
+std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context);
+std::unique_ptr<Service> make_chat_service(const ServiceContext& context);
 
 // The strip service's byte rule: space, \t, \n, \v, \f and \r are dropped.
 bool is_strip_space(unsigned char c);

@@ -6,11 +6,13 @@
 //         signal it gets if the master dies)
 //   TERM  stop now: tell the client the server is shutting down, exit
 //   USR1  reopen log files
+//   URG   chat: another worker published a message
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "wsserver/chat_ring.hpp"
 #include "wsserver/cidr.hpp"
 #include "wsserver/config.hpp"
 #include "wsserver/listener.hpp"
@@ -40,6 +42,7 @@ struct WorkerSetup {
   const std::string* secret;         // null: no authentication
   const AccessRules* access;
   int handoff_fd;                    // clients passed by the master, or -1
+  ChatRing* chat;                    // the chat service's ring, or null
 };
 
 // Runs in the child right after fork; never returns.

@@ -13,7 +13,7 @@ const std::string secret = "s3cret word";
 // failed AUTH (minus the delay). Returns the replies; *left is set by exit.
 std::string drive(const std::string& input, const std::vector<size_t>& cuts, bool* left = nullptr,
                   int* failures = nullptr) {
-  auto service = ws::make_service(ws::ServiceKind::strip, ws::Terminator::nul);
+  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
   ws::Session session(*service, {{"\0", 1}, 64, &secret});
   std::string out;
   std::vector<std::string_view> chunks;
@@ -74,7 +74,7 @@ TEST_CASE("every split of an AUTH conversation gives the same replies") {
 }
 
 TEST_CASE("without auth_file AUTH is an ordinary message") {
-  auto service = ws::make_service(ws::ServiceKind::strip, ws::Terminator::nul);
+  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
   ws::Session session(*service, {{"\0", 1}, 64});
   std::string out;
   session.receive("AUTH x\n", out);

@@ -17,7 +17,7 @@ struct Run {
 // Feeds `input` in the given chunks, then a half-close.
 Run feed(const std::string& input, const std::vector<size_t>& cuts, ws::ServiceKind kind = ws::ServiceKind::strip,
          size_t max_message = 65536) {
-  auto service = ws::make_service(kind, ws::Terminator::nul);
+  auto service = ws::make_service(kind, {ws::Terminator::nul});
   ws::Session session(*service, {{"\0", 1}, max_message});
   Run run;
   size_t at = 0;
@@ -115,7 +115,7 @@ TEST_CASE("an unterminated final message is answered at half-close") {
 }
 
 TEST_CASE("a long message streams out before it ends") {
-  auto service = ws::make_service(ws::ServiceKind::strip, ws::Terminator::nul);
+  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
   ws::Session session(*service, {{"\0", 1}, 65536});
   std::string chunk(65536, 'a'), out;
   for (int i = 0; i < 64; ++i) {

@@ -26,7 +26,7 @@ TEST_CASE("strip appends after what the buffer holds") {
 TEST_CASE("strip service ends each message with the reply terminator") {
   for (auto [t, bytes] : {std::pair{ws::Terminator::nul, std::string("\0", 1)}, std::pair{ws::Terminator::lf, std::string("\n")},
                           std::pair{ws::Terminator::crlf, std::string("\r\n")}}) {
-    auto service = ws::make_service(ws::ServiceKind::strip, t);
+    auto service = ws::make_service(ws::ServiceKind::strip, {t});
     std::string out;
     service->feed("a b", out);
     service->feed("\tc", out);
@@ -36,7 +36,7 @@ TEST_CASE("strip service ends each message with the reply terminator") {
 }
 
 TEST_CASE("echo keeps white space and drops one trailing CR even across parts") {
-  auto service = ws::make_service(ws::ServiceKind::echo, ws::Terminator::lf);
+  auto service = ws::make_service(ws::ServiceKind::echo, {ws::Terminator::lf});
   std::string out;
   service->feed(" a b\r", out);
   service->end(out);

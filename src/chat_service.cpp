@@ -1,0 +1,54 @@
+// The chat service: each message goes into the shared ring (chat_ring.hpp),
+// and each connection delivers to its client what the others published.
+#include "wsserver/chat_ring.hpp"
+#include "wsserver/service.hpp"
+
+namespace ws {
+namespace {
+
+class ChatService : public Service {
+ public:
+  explicit ChatService(const ServiceContext& c) : ring_(*c.ring), slot_(c.slot), terminator_(terminator_bytes(c.terminator)) {}
+
+  bool whole_messages() const override { return true; }
+  void feed(std::string_view part, std::string&) override { message_.append(part); }
+  void end(std::string&) override {
+    // A person at a telnet prompt ends lines with CRLF; the CR is not text.
+    if (!message_.empty() && message_.back() == '\r') message_.pop_back();
+    ring_.publish(message_, client_id_);
+    message_.clear();
+  }
+
+  bool pushes() const override { return true; }
+  void join(uint64_t client_id) override {
+    client_id_ = client_id;
+    cursor_ = ring_.join();
+  }
+  Collected collect(std::string& out, size_t room) override {
+    auto r = ring_.read(cursor_, room, [&](uint64_t sender, std::string_view message) {
+      if (sender == client_id_) return;  // the sender gets no copy
+      out.append(message);
+      out.append(terminator_);
+    });
+    if (r.status == ChatRing::ReadStatus::overrun) return Collected::overrun;
+    return r.more ? Collected::more : Collected::all;
+  }
+  bool prepare_wait() override { return ring_.prepare_wait(slot_, cursor_); }
+  void finish_wait() override { ring_.finish_wait(slot_); }
+
+ private:
+  ChatRing& ring_;
+  int slot_;
+  std::string_view terminator_;
+  std::string message_;
+  uint64_t client_id_ = 0;
+  ChatCursor cursor_;
+};
+
+}  // namespace
+
+std::unique_ptr<Service> make_chat_service(const ServiceContext& context) {
+  return std::make_unique<ChatService>(context);
+}
+
+}  // namespace ws
