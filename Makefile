@@ -72,4 +72,13 @@ test: $(BUILD)/wsserver $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/
 clean:
 	rm -rf $(BUILD)
 
+# ---- wsbench and make bench (branch bench): kept together for merging ----
+WSBENCH_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/wsbench/*.cpp))
+
+all: $(BUILD)/wsbench
+
+$(BUILD)/wsbench: $(WSBENCH_OBJ)
+	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
+# ---- end of wsbench and make bench ----
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
