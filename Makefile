@@ -79,6 +79,10 @@ all: $(BUILD)/wsbench
 
 $(BUILD)/wsbench: $(WSBENCH_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
+
+$(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o
+	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
+
 # ---- end of wsbench and make bench ----
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
