@@ -78,6 +78,8 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_flag("-q,--quiet", o.quiet, "No progress line, even on a terminal");
   app.add_option("--seed", o.seed, "Seed of the message contents")->capture_default_str();
   app.add_option("--since", o.since, "ready: count from this time (epoch seconds, as bash's $EPOCHREALTIME)");
+  app.add_option("--kill", o.kill_pid, "ready: send SIGKILL to this pid first and count from then (a respawn)")
+      ->check(CLI::Range(1, 1 << 30));
   app.set_version_flag("-V,--version", "wsbench 1.0");
 
   try {

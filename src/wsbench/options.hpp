@@ -27,6 +27,7 @@ struct Options {
   bool quiet = false;          // no progress line
   uint64_t seed = 1;
   double since = 0;            // ready: epoch seconds the measured wait began
+  int kill_pid = 0;            // ready: SIGKILL this process, then time from there
 };
 
 // The parsed options, or the exit status to leave with (after printing help,

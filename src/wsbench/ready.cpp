@@ -1,6 +1,7 @@
 #include "ready.hpp"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -15,7 +16,7 @@
 namespace wsbench {
 namespace {
 
-constexpr long retry_pause_ns = 1000000;  // between refused connects: fine-grained, yet no spin
+constexpr long retry_pause_ns = 200000;  // between refused connects: fine-grained, yet no spin
 
 double realtime_seconds() {
   timespec ts{};
@@ -81,11 +82,15 @@ Try try_once(const Target& target, const Message& message, int64_t deadline_ns, 
 }  // namespace
 
 ReadyResult wait_ready(const Options& options, const Target& target) {
+  Message message = make_messages(options.size, 1, options.seed).front();
+  ReadyResult result;
   int64_t start_ns = now_ns();
   double start_real = options.since > 0 ? options.since : realtime_seconds();
   int64_t deadline_ns = start_ns + static_cast<int64_t>(options.deadline * 1e9);
-  Message message = make_messages(options.size, 1, options.seed).front();
-  ReadyResult result;
+  if (options.kill_pid > 0 && kill(options.kill_pid, SIGKILL) != 0) {
+    result.problem = "cannot kill " + std::to_string(options.kill_pid) + ": " + std::strerror(errno);
+    return result;
+  }
   while (now_ns() < deadline_ns) {
     ++result.attempts;
     Try outcome = try_once(target, message, deadline_ns, &result.problem);
