@@ -86,6 +86,9 @@ $(BUILD)/wsbench: $(WSBENCH_OBJ)
 $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
+# The integration tests drive build/wsbench too (test/run-tests exports WSBENCH).
+test: $(BUILD)/wsbench
+
 bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server
 	@test/bench/run-bench $(BUILD)
 # ---- end of wsbench and make bench ----
