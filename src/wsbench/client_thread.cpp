@@ -114,27 +114,25 @@ bool ClientThread::open(Conn& c) {
     return false;
   }
   c.events = 0;
-  if (connect(c.fd.get(), reinterpret_cast<const sockaddr*>(&shared_.target->address), shared_.target->length) == 0) {
-    send_message(c);
-    return true;
+  if (connect(c.fd.get(), reinterpret_cast<const sockaddr*>(&shared_.target->address), shared_.target->length) != 0) {
+    if (errno != EINPROGRESS) {
+      // A unix socket says EAGAIN when its backlog is full: a failure here too.
+      fail(c, Failure::connect, "connect to " + shared_.target->name + ": " + std::strerror(errno));
+      return false;
+    }
+    // Over loopback the handshake is usually done by now: sending at once
+    // saves a wait and a getsockopt per connection; EAGAIN means not yet.
+    c.connecting = true;
   }
-  if (errno != EINPROGRESS) {
-    // A unix socket says EAGAIN when its backlog is full: a failure here too.
-    fail(c, Failure::connect, "connect to " + shared_.target->name + ": " + std::strerror(errno));
-    return false;
-  }
-  c.connecting = true;
-  watch(c, EPOLLOUT);
+  send_message(c);
   return true;
 }
 
-void ClientThread::on_connected(Conn& c) {
-  c.connecting = false;
+void ClientThread::on_connect_error(Conn& c) {
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err != 0) return fail(c, Failure::connect, "connect to " + shared_.target->name + ": " + std::strerror(err));
-  send_message(c);
+  fail(c, Failure::connect, "connect to " + shared_.target->name + ": " + std::strerror(err ? err : ECONNREFUSED));
 }
 
 void ClientThread::send_message(Conn& c) {
@@ -158,15 +156,19 @@ void ClientThread::pump_send(Conn& c) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (c.connecting)
+        return fail(c, Failure::connect, "connect to " + shared_.target->name + ": " + std::strerror(errno));
       if (is_close(errno)) return fail(c, Failure::early_close, std::string("server closed: ") + std::strerror(errno));
       return fail(c, Failure::io, syscall_problem("sendmsg"));
     }
+    c.connecting = false;
     c.exchange.sent(static_cast<uint64_t>(n));
     tally_.bytes_sent += static_cast<uint64_t>(n);
     // A short write means the socket buffer is full: wait rather than spin.
     if (static_cast<size_t>(n) < offered) break;
   }
-  watch(c, c.exchange.send_done() ? EPOLLIN : EPOLLIN | EPOLLOUT);
+  if (c.connecting) watch(c, EPOLLOUT);
+  else watch(c, c.exchange.send_done() ? EPOLLIN : EPOLLIN | EPOLLOUT);
 }
 
 void ClientThread::on_readable(Conn& c) {
@@ -193,7 +195,10 @@ void ClientThread::on_readable(Conn& c) {
 
 void ClientThread::on_event(Conn& c, uint32_t events) {
   if (c.finished || !c.fd) return;
-  if (c.connecting) return on_connected(c);
+  if (c.connecting) {
+    if (events & (EPOLLERR | EPOLLHUP)) return on_connect_error(c);
+    return pump_send(c);
+  }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
   if ((events & EPOLLOUT) && c.fd && c.in_flight && !c.exchange.send_done()) pump_send(c);
 }

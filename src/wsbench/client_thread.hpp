@@ -59,7 +59,7 @@ class ClientThread {
   bool open(Conn& c);
   void send_message(Conn& c);
   void pump_send(Conn& c);
-  void on_connected(Conn& c);
+  void on_connect_error(Conn& c);
   void on_readable(Conn& c);
   void on_event(Conn& c, uint32_t events);
   void complete(Conn& c);
