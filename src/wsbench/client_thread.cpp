@@ -92,7 +92,10 @@ void ClientThread::publish() {
 
 bool ClientThread::take_ticket() {
   if (stop_flag.load(std::memory_order_relaxed)) return false;
-  if (shared_.stop_new_ns > 0 && now_ns() >= shared_.stop_new_ns) return false;
+  // The deadline too: connections that fail at once never reach the wait
+  // in run() that checks it.
+  int64_t now = now_ns();
+  if (now >= shared_.deadline_ns || (shared_.stop_new_ns > 0 && now >= shared_.stop_new_ns)) return false;
   return shared_.tickets.fetch_sub(1, std::memory_order_relaxed) > 0;
 }
 
