@@ -108,4 +108,25 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
+# ---- wsbench and make bench (branch bench): kept together for merging ----
+#   make bench    build wsserver, wsbench and the reference server, then compare
+#                 them (test/bench/run-bench; under 5 minutes)
+WSBENCH_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/wsbench/*.cpp))
+
+.PHONY: bench
+all: $(BUILD)/wsbench
+
+$(BUILD)/wsbench: $(WSBENCH_OBJ)
+	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
+
+$(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o
+	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
+
+# The integration tests drive build/wsbench too (test/run-tests exports WSBENCH).
+test: $(BUILD)/wsbench
+
+bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server
+	@test/bench/run-bench $(BUILD)
+# ---- end of wsbench and make bench ----
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,98 @@
+// wsbench against a real wsserver: each mode runs clean, and wrong replies
+// (the echo service keeps white space) are caught and fail the run.
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <catch2/catch.hpp>
+
+#include "../support/program.hpp"
+#include "../support/server.hpp"
+#include "wsserver/fd.hpp"
+
+using test::json_number;
+using test::ProgramResult;
+using test::Server;
+
+namespace {
+
+ProgramResult wsbench(uint16_t port, std::vector<std::string> args) {
+  std::vector<std::string> argv{test::wsbench_binary(), "-p", std::to_string(port), "--json", "--deadline", "20"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::run_program(argv);
+}
+
+void require_clean(const ProgramResult& r, double completed) {
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.status == 0);
+  CHECK(json_number(r.out, "errors") == 0);
+  CHECK(json_number(r.out, "unanswered") == 0);
+  CHECK(json_number(r.out, "completed") == completed);
+  CHECK(r.out.find("\"ok\":true") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("wsbench pingpong against wsserver: every reply checked, no error") {
+  Server server({"--workers", "2"});
+  require_clean(wsbench(server.port(), {"pingpong", "-c", "2", "-n", "500", "-S", "64"}), 500);
+}
+
+TEST_CASE("wsbench connrate against wsserver: no error") {
+  Server server({"--workers", "2"});
+  require_clean(wsbench(server.port(), {"connrate", "-c", "2", "-n", "100"}), 100);
+}
+
+TEST_CASE("wsbench bulk against wsserver: a 2 MiB message streams back intact") {
+  Server server({"--workers", "2"});
+  require_clean(wsbench(server.port(), {"bulk", "-B", "2"}), 1);
+}
+
+TEST_CASE("wsbench ready waits for the answer of a running wsserver") {
+  Server server({"--workers", "1"});
+  ProgramResult r = wsbench(server.port(), {"ready"});
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("\"answered\":true") != std::string::npos);
+}
+
+TEST_CASE("wsbench reports the mismatches of the echo service and exits non-zero") {
+  Server server({"--workers", "2", "--service", "echo"});
+  ProgramResult r = wsbench(server.port(), {"pingpong", "-c", "2", "-n", "50"});
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.status == 1);
+  // Each connection stops at its first wrong reply.
+  CHECK(json_number(r.out, "mismatches") == 2);
+  CHECK(json_number(r.out, "errors") == 2);
+  CHECK(r.out.find("\"ok\":false") != std::string::npos);
+  CHECK(r.err.find("expected") != std::string::npos);
+}
+
+TEST_CASE("wsbench counts refused connections as errors") {
+  // A bound socket that does not listen: connections to its port are refused.
+  ws::Fd idle(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(bind(idle.get(), reinterpret_cast<sockaddr*>(&addr), len) == 0);
+  REQUIRE(getsockname(idle.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ProgramResult r = wsbench(ntohs(addr.sin_port), {"connrate", "-c", "2", "-n", "10"});
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.status == 1);
+  CHECK(json_number(r.out, "connect_failures") == 10);
+  CHECK(json_number(r.out, "completed") == 0);
+}
+
+TEST_CASE("wsbench reports connections still unanswered at its deadline") {
+  // One worker: the second connection waits in the backlog while the first
+  // keeps it busy, so at the deadline both have a message out.
+  Server server({"--workers", "1"});
+  std::vector<std::string> argv{test::wsbench_binary(), "-p", std::to_string(server.port()), "--json", "pingpong",
+                                "-c", "2", "-n", "1000000000", "--deadline", "0.5"};
+  ProgramResult r = test::run_program(argv);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.status == 1);
+  CHECK(json_number(r.out, "unanswered") == 2);
+  CHECK(json_number(r.out, "errors") == 0);
+  CHECK(json_number(r.out, "completed") > 0);
+}
