@@ -235,6 +235,7 @@ class Conversation {
         close_lingering(fd_, linger_ms);
         return;
       case CloseReason::too_slow:
+        log::info("closed a chat client that read too slowly (chat_backlog %lld bytes)", c_.config->chat_backlog);
         send_notice("ERR too slow");
         close_lingering(fd_, 0);
         return;

@@ -242,6 +242,13 @@ class Worker {
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     }
+    if (service_->pushes()) {
+      // The kernel's send buffer also holds output for a client that does
+      // not read; left to autotuning it could hide megabytes from
+      // chat_backlog. Bounded, what waits for one client stays near it.
+      int size = static_cast<int>(std::clamp<long long>(config_.chat_backlog, 4096, 256 * 1024));
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    }
   }
 
   const WorkerSetup& setup_;
