@@ -2,12 +2,14 @@
 #   make          build build/wsserver
 #   make run      run it in the foreground on port 9000 (files under build/run/)
 #   make test     build and run every test; ends with "tests: N passed, M failed"
+#   make bench    wsserver against a reference server, same scenarios (< 5 min)
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
 #   make clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR = $(PREFIX)/sbin
+BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
 SYSCONFDIR = $(PREFIX)/etc
 UNITDIR = $(PREFIX)/lib/systemd/system
@@ -23,14 +25,15 @@ LIB_SRC = $(filter-out src/main.cpp,$(wildcard src/*.cpp))
 LIB_OBJ = $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/unit/*.cpp))
 INTEGRATION_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/integration/*.cpp))
+WSBENCH_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/wsbench/*.cpp))
 SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_epoll.cpp,$(wildcard test/support/*.cpp)))
 
 # Packages: the build needs CLI11 and Catch2 headers; tests also use these tools.
 BUILD_PACKAGES = libcli11-dev catch2
 TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate
 
-.PHONY: all run test clean install uninstall FORCE
-all: $(BUILD)/wsserver
+.PHONY: all run test bench clean install uninstall FORCE
+all: $(BUILD)/wsserver $(BUILD)/wsbench
 
 # Installs missing Debian packages: apt-get as root, sudo otherwise, or says
 # exactly what to run.
@@ -66,6 +69,14 @@ $(BUILD)/obj/src/cli.o: $(BUILD)/prefix
 $(BUILD)/wsserver: $(LIB_OBJ) $(BUILD)/obj/src/main.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
+# The load generator (src/wsbench/) and the reference server make bench
+# measures wsserver against (test/bench/).
+$(BUILD)/wsbench: $(WSBENCH_OBJ)
+	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
+
+$(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o
+	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
+
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/obj/test/support/catch_main.o $(BUILD)/obj/test/support/tempdir.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
@@ -81,14 +92,19 @@ run: $(BUILD)/wsserver
 	$(BUILD)/wsserver -c etc/wsserver.conf --listen 9000 --log_file stderr \
 	  --pid_file $(BUILD)/run/wsserver.pid --control_socket $(BUILD)/run/wsserver.sock
 
-test: $(BUILD)/wsserver $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/fail-epoll.so $(BUILD)/.test-deps-ok
+test: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/fail-epoll.so $(BUILD)/.test-deps-ok
 	@test/run-tests $(BUILD)/unit-tests $(BUILD)/integration-tests
 
+bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server
+	@test/bench/run-bench $(BUILD)
+
 # Files that name /usr/local get the PREFIX they are installed under.
-install: $(BUILD)/wsserver
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-	  $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LOGROTATEDIR)
+install: $(BUILD)/wsserver $(BUILD)/wsbench
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LOGROTATEDIR)
 	install -m 755 $(BUILD)/wsserver $(DESTDIR)$(SBINDIR)/wsserver
+	install -m 755 $(BUILD)/wsbench $(DESTDIR)$(BINDIR)/wsbench
+	install -m 644 man/wsbench.1 $(DESTDIR)$(MANDIR)/man1/wsbench.1
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.8 > $(DESTDIR)$(MANDIR)/man8/wsserver.8
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.conf.5 > $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5
 	sed 's|/usr/local|$(PREFIX)|g' etc/wsserver.service > $(DESTDIR)$(UNITDIR)/wsserver.service
@@ -99,7 +115,8 @@ install: $(BUILD)/wsserver
 
 # The config is removed only if it is still the untouched sample.
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/wsserver $(DESTDIR)$(MANDIR)/man8/wsserver.8 \
+	rm -f $(DESTDIR)$(SBINDIR)/wsserver $(DESTDIR)$(BINDIR)/wsbench $(DESTDIR)$(MANDIR)/man1/wsbench.1 \
+	  $(DESTDIR)$(MANDIR)/man8/wsserver.8 \
 	  $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5 $(DESTDIR)$(UNITDIR)/wsserver.service \
 	  $(DESTDIR)$(LOGROTATEDIR)/wsserver
 	@if cmp -s etc/wsserver.conf $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; \
@@ -108,25 +125,5 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
-# ---- wsbench and make bench (branch bench): kept together for merging ----
-#   make bench    build wsserver, wsbench and the reference server, then compare
-#                 them (test/bench/run-bench; under 5 minutes)
-WSBENCH_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/wsbench/*.cpp))
-
-.PHONY: bench
-all: $(BUILD)/wsbench
-
-$(BUILD)/wsbench: $(WSBENCH_OBJ)
-	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
-
-$(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o
-	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
-
-# The integration tests drive build/wsbench too (test/run-tests exports WSBENCH).
-test: $(BUILD)/wsbench
-
-bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server
-	@test/bench/run-bench $(BUILD)
-# ---- end of wsbench and make bench ----
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

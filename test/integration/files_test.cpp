@@ -72,7 +72,7 @@ TEST_CASE("make install puts everything under DESTDIR and PREFIX, and uninstall 
   auto first = sh("make -s install DESTDIR=" + root);
   INFO(first.output);
   REQUIRE(first.status == 0);
-  for (const char* f : {"/sbin/wsserver", "/share/man/man8/wsserver.8", "/share/man/man5/wsserver.conf.5",
+  for (const char* f : {"/sbin/wsserver", "/bin/wsbench", "/share/man/man1/wsbench.1", "/share/man/man8/wsserver.8", "/share/man/man5/wsserver.conf.5",
                         "/etc/wsserver.conf", "/lib/systemd/system/wsserver.service"})
     CHECK(std::filesystem::exists(prefix + f));
   CHECK(std::filesystem::exists(root + "/etc/logrotate.d/wsserver"));
@@ -92,6 +92,7 @@ TEST_CASE("make install puts everything under DESTDIR and PREFIX, and uninstall 
   CHECK(test::read_file(prefix + "/etc/wsserver.conf") == "workers = 7\n");
   REQUIRE(sh("make -s uninstall DESTDIR=" + root).status == 0);
   CHECK_FALSE(std::filesystem::exists(prefix + "/sbin/wsserver"));
+  CHECK_FALSE(std::filesystem::exists(prefix + "/bin/wsbench"));
   CHECK_FALSE(std::filesystem::exists(prefix + "/share/man/man8/wsserver.8"));
   CHECK_FALSE(std::filesystem::exists(root + "/etc/logrotate.d/wsserver"));
   CHECK(std::filesystem::exists(prefix + "/etc/wsserver.conf"));
