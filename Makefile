@@ -66,8 +66,10 @@ $(BUILD)/prefix: FORCE
 	@mkdir -p $(BUILD); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 $(BUILD)/obj/src/cli.o: $(BUILD)/prefix
 
+# -z now resolves every symbol in the master, before fork, so workers do not
+# each dirty their own copy of the lazy-binding tables.
 $(BUILD)/wsserver: $(LIB_OBJ) $(BUILD)/obj/src/main.o
-	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
+	$(CXX) $(ALL_CXXFLAGS) -Wl,-z,now $^ -o $@
 
 # The load generator (src/wsbench/) and the reference server make bench
 # measures wsserver against (test/bench/).

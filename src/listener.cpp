@@ -5,6 +5,7 @@
 #include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -137,6 +138,18 @@ std::optional<Listener> open_listener(const ListenAddress& address, int backlog,
                                                         : bind_host(address, backlog, out, error);
   if (!ok) return std::nullopt;
   return out;
+}
+
+void set_inherited_options(const Listener& listener, int idle_timeout_seconds) {
+  timeval tv{idle_timeout_seconds, 0};
+  int one = 1;
+  for (const auto& s : listener.sockets) {
+    if (s.transport != Transport::tcp) continue;
+    // Only bad arguments make these fail; the options are constants here.
+    setsockopt(s.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(s.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s.fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
 }
 
 void refuse_new_connections(const Listener& listener) {

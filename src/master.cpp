@@ -91,8 +91,10 @@ int Master::run() {
   log::info("wsserver %s started: pid %d, service %s, %d workers%s%s", version, static_cast<int>(getpid()),
             service_name(config_.service), config_.workers, s_.options.config_path.empty() ? "" : ", config ",
             s_.options.config_path.c_str());
-  for (const auto& listener : s_.listeners)
+  for (const auto& listener : s_.listeners) {
+    set_inherited_options(listener, config_.idle_timeout);
     for (const auto& socket : listener.sockets) log::info("listening on %s", socket.local.c_str());
+  }
   tend_pool();
   if (live_workers() == 0) log::fatal(exit_code::os_error, "cannot start any worker");
   daemon::report_ready();
@@ -499,6 +501,7 @@ void Master::reload() {
 
   s_.listeners = std::move(adopted);
   s_.options = std::move(next);
+  for (const auto& listener : s_.listeners) set_inherited_options(listener, config_.idle_timeout);
   s_.identity = std::move(*identity);
   s_.secret = std::move(secret);
   access_ = parse_access_rules(config_);

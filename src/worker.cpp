@@ -1,5 +1,6 @@
 #include "wsserver/worker.hpp"
 
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -18,12 +19,16 @@
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/handoff.hpp"
 #include "wsserver/log.hpp"
+#include "wsserver/page_buffer.hpp"
 #include "wsserver/signals.hpp"
 
 namespace ws {
 namespace {
 
 constexpr size_t read_buffer_size = 64 * 1024;
+// After a connection that moved more than this, the worker hands its
+// buffers' pages back, so an idle worker stays near its fresh size.
+constexpr uint64_t large_transfer = 16 * 1024;
 constexpr int resource_pause_ms = 200;
 constexpr int64_t resource_log_interval_ms = 5000;
 
@@ -95,10 +100,10 @@ class Worker {
     if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
     if (setup_.chat) setup_.chat->attach(setup_.slot, static_cast<int>(getpid()));
     service_ = make_service(config_.service, {config_.reply_terminator, setup_.chat, setup_.slot});
-    buffer_ = std::make_unique<char[]>(read_buffer_size);
+    if (!buffer_.ok()) fail_setup(log::syscall_error("mmap"));
     size_t max_message = static_cast<size_t>(config_.max_message);
     if (setup_.chat) max_message = std::min(max_message, setup_.chat->max_message());
-    context_ = {&config_, service_.get(), &slot_, setup_.secret, max_message, buffer_.get(), read_buffer_size, &out_, 0};
+    context_ = {&config_, service_.get(), &slot_, setup_.secret, max_message, buffer_.data(), buffer_.size(), &out_, 0};
     slot_.set_state(WorkerState::idle, wall_clock_ms());
   }
 
@@ -186,7 +191,7 @@ class Worker {
   bool answer_datagrams() {
     bool any = false;
     for (int fd : datagram_fds_) {
-      DatagramTotals totals = serve_datagrams(fd, *service_, *setup_.access, buffer_.get(), read_buffer_size, out_);
+      DatagramTotals totals = serve_datagrams(fd, *service_, *setup_.access, buffer_.data(), buffer_.size(), out_);
       if (totals.datagrams == 0) continue;
       any = true;
       slot_.add_traffic(totals.in, totals.out);
@@ -230,14 +235,22 @@ class Worker {
                   static_cast<double>(monotonic_ms() - started) / 1000.0,
                   static_cast<unsigned long long>(totals.messages), static_cast<unsigned long long>(totals.in),
                   static_cast<unsigned long long>(totals.out), close_reason_name(reason));
+    if (totals.in + totals.out > large_transfer) shed_memory();
     slot_.set_state(WorkerState::idle, wall_clock_ms());
   }
 
+  void shed_memory() {
+    buffer_.release_pages();
+    std::string().swap(out_);
+    // glibc hands whole free pages back to the kernel, wherever they are.
+    malloc_trim(0);
+  }
+
   void configure_client_socket(int fd, const sockaddr_storage& peer) {
-    int one = 1;
-    // Failures leave defaults that still work (Nagle on, no timeout).
-    if (peer.ss_family != AF_UNIX) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (config_.idle_timeout > 0) {
+    // A TCP client inherited TCP_NODELAY and its timeouts from the listener
+    // (set_inherited_options); a unix one did not. Failures leave defaults
+    // that still work (no timeout).
+    if (peer.ss_family == AF_UNIX && config_.idle_timeout > 0) {
       timeval tv{config_.idle_timeout, 0};
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -262,7 +275,7 @@ class Worker {
   bool draining_ = false;
   bool retiring_ = false;
   std::unique_ptr<Service> service_;
-  std::unique_ptr<char[]> buffer_;
+  PageBuffer buffer_{read_buffer_size};
   std::string out_;
   ConnectionContext context_{};
   long long served_ = 0;

@@ -29,6 +29,12 @@ struct Listener {
 // closes what it opened and returns nullopt with *error set.
 std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error);
 
+// Sets on a TCP listener the options its accepted sockets inherit (Linux
+// copies them at accept): TCP_NODELAY, and idle_timeout as the receive and
+// send timeouts (0 clears them). Saves system calls on every connection.
+// Unix sockets do not inherit options; workers set them per connection.
+void set_inherited_options(const Listener& listener, int idle_timeout_seconds);
+
 // Removes the socket file of a unix listener (at exit).
 void remove_socket_file(const Listener& listener);
 
