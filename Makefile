@@ -79,6 +79,10 @@ $(BUILD)/wsbench: $(WSBENCH_OBJ)
 $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
+# The strip loop alone, without sockets.
+$(BUILD)/strip-speed: $(BUILD)/obj/test/bench/strip_speed.o $(LIB_OBJ)
+	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
+
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/obj/test/support/catch_main.o $(BUILD)/obj/test/support/tempdir.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
@@ -97,7 +101,7 @@ run: $(BUILD)/wsserver
 test: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/fail-epoll.so $(BUILD)/.test-deps-ok
 	@test/run-tests $(BUILD)/unit-tests $(BUILD)/integration-tests
 
-bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server
+bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server $(BUILD)/strip-speed
 	@test/bench/run-bench $(BUILD)
 
 # Files that name /usr/local get the PREFIX they are installed under.

@@ -1,17 +1,8 @@
 #include "wsserver/service.hpp"
 
-#include <array>
 
 namespace ws {
 namespace {
-
-constexpr std::array<unsigned char, 256> make_keep_table() {
-  std::array<unsigned char, 256> keep{};
-  for (auto& k : keep) k = 1;
-  for (unsigned char c : {' ', '\t', '\n', '\v', '\f', '\r'}) keep[c] = 0;
-  return keep;
-}
-constexpr auto keep_table = make_keep_table();
 
 class StripService : public Service {
  public:
@@ -46,22 +37,6 @@ class EchoService : public Service {
 };
 
 }  // namespace
-
-bool is_strip_space(unsigned char c) { return keep_table[c] == 0; }
-
-size_t strip_append(std::string_view in, std::string& out) {
-  size_t start = out.size();
-  out.resize(start + in.size());
-  char* dest = out.data() + start;
-  // Branch-free: every byte is stored, and the cursor only moves past kept ones.
-  for (unsigned char c : in) {
-    *dest = static_cast<char>(c);
-    dest += keep_table[c];
-  }
-  size_t kept = static_cast<size_t>(dest - (out.data() + start));
-  out.resize(start + kept);
-  return kept;
-}
 
 std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context) {
   switch (kind) {

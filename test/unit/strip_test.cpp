@@ -1,5 +1,6 @@
 // The strip service's byte rule and its streaming.
 #include <catch2/catch.hpp>
+#include <random>
 
 #include "wsserver/service.hpp"
 
@@ -46,4 +47,22 @@ TEST_CASE("echo keeps white space and drops one trailing CR even across parts") 
   service->feed("\r\r", out);
   service->end(out);
   CHECK(out == " a b\nx\r\ry\n\r\n");
+}
+
+TEST_CASE("the vector strip matches the portable one on every length and byte") {
+  std::mt19937 rng(99);
+  for (int round = 0; round < 2000; ++round) {
+    size_t length = rng() % 200;
+    std::string in(length, '\0');
+    // Dense white space in some rounds, none in others, any byte in between.
+    int mode = round % 3;
+    for (auto& c : in) {
+      unsigned r = rng();
+      c = mode == 0 ? " \t\n\v\f\rab"[r % 8] : mode == 1 ? static_cast<char>('a' + r % 26) : static_cast<char>(r & 0xff);
+    }
+    std::string fast = "prefix", portable = "prefix";
+    size_t a = ws::strip_append(in, fast), b = ws::strip_append_portable(in, portable);
+    REQUIRE(a == b);
+    REQUIRE(fast == portable);
+  }
 }
