@@ -70,7 +70,7 @@ class Conversation {
     c_.service->join(c_.client_id);
     size_t backlog = static_cast<size_t>(c_.config->chat_backlog);
     int64_t idle_ms = int64_t{c_.config->idle_timeout} * 1000;
-    int64_t last_heard = now_ms();
+    int64_t last_heard = monotonic_ms();
     sigset_t open = signals::current_mask_without(signals::make_set({SIGTERM, SIGUSR1, SIGURG}));
     pending_.clear();
     for (;;) {
@@ -81,7 +81,7 @@ class Conversation {
         pollfd p{fd_, static_cast<short>(POLLIN | (pending_.empty() ? 0 : POLLOUT)), 0};
         timespec timeout{}, *limit = nullptr;
         if (idle_ms > 0) {
-          int64_t left = std::max<int64_t>(0, last_heard + idle_ms - now_ms());
+          int64_t left = std::max<int64_t>(0, last_heard + idle_ms - monotonic_ms());
           timeout = {static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000L};
           limit = &timeout;
         }
@@ -93,7 +93,7 @@ class Conversation {
       if (stop_now()) return CloseReason::shutdown;
       ssize_t n = recv(fd_, c_.buffer, c_.buffer_size, MSG_DONTWAIT);
       if (n > 0) {
-        last_heard = now_ms();
+        last_heard = monotonic_ms();
         totals_->in += static_cast<uint64_t>(n);
         c_.slot->add_traffic(static_cast<uint64_t>(n), 0);
         if (auto reason = handle_pushing({c_.buffer, static_cast<size_t>(n)})) return *reason;
@@ -106,7 +106,7 @@ class Conversation {
       } else if (errno != EAGAIN && errno != EINTR) {
         return CloseReason::reset;
       }
-      if (idle_ms > 0 && now_ms() - last_heard >= idle_ms) return CloseReason::idle_timeout;
+      if (idle_ms > 0 && monotonic_ms() - last_heard >= idle_ms) return CloseReason::idle_timeout;
     }
   }
 
@@ -159,12 +159,6 @@ class Conversation {
       if (session_.auth_failures() >= max_auth_failures) return CloseReason::auth_failed;
     }
     return std::nullopt;
-  }
-
-  static int64_t now_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
   }
 
   // Runs the session over one read; a reason when the connection must end.

@@ -16,15 +16,28 @@ bool open_handoff(Handoff* handoff) {
   return true;
 }
 
-bool send_client(int handoff_fd, int fd) {
+namespace {
+
+// One byte of data carrying one descriptor.
+struct OneDescriptor {
   char byte = 'c';
   iovec iov{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  OneDescriptor() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  OneDescriptor(const OneDescriptor&) = delete;
+};
+
+}  // namespace
+
+bool send_client(int handoff_fd, int fd) {
+  OneDescriptor m;
+  msghdr& msg = m.msg;
   cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
@@ -34,14 +47,8 @@ bool send_client(int handoff_fd, int fd) {
 }
 
 int receive_client(int handoff_fd) {
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  OneDescriptor m;
+  msghdr& msg = m.msg;
   if (recvmsg(handoff_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) return -1;
   cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
   if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS) return -1;

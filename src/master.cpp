@@ -10,11 +10,9 @@
 #include <climits>
 #include <cstring>
 
-#include "wsserver/connection.hpp"
 #include "wsserver/daemon.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/log.hpp"
-#include "wsserver/secret.hpp"
 #include "wsserver/signals.hpp"
 #include "wsserver/version.hpp"
 
@@ -28,18 +26,8 @@ constexpr int64_t max_respawn_delay_ms = 10000;
 // signal (a worker can receive it just before blocking in recv()).
 constexpr int64_t fast_stop_limit_ms = 3000;
 constexpr int64_t fast_stop_nudge_ms = 100;
-// Pool maintenance runs once a second, as Apache's prefork does.
-constexpr int64_t tick_ms = 1000;
-constexpr int max_spawn_rate = 32;
-constexpr int64_t too_many_log_interval_ms = 10000;
-// With every worker busy but one idle, the idle one takes the next client;
-// the master looks again after this pause instead of spinning on the listener.
-constexpr int64_t overflow_pause_ms = 10;
-// An overflow client waits this long for a worker that is finishing its
-// client before it is rejected, and the master looks this often.
-constexpr int64_t overflow_grace_ms = 200;
+// How often the master looks for an idle worker while an overflow client waits.
 constexpr int64_t overflow_poll_ms = 5;
-constexpr size_t max_overflow = 64;
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -49,12 +37,6 @@ std::string describe_status(int status) {
 }
 
 }  // namespace
-
-int64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 sigset_t master_signal_set() {
   return signals::make_set({SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGCHLD});
@@ -69,21 +51,6 @@ Master::Master(MasterSetup setup)
       started_wall_ms_(wall_clock_ms()) {
   if (!open_handoff(&handoff_)) log::fatal(exit_code::os_error, "%s", log::syscall_error("socketpair").c_str());
   if (!prepare_chat(config_)) log::fatal(exit_code::os_error, "cannot create the chat ring");
-}
-
-// The ring is made once, before the workers that share it are forked, and
-// sized for max_message and chat_backlog as they are then.
-bool Master::prepare_chat(const Config& config) {
-  if (config.service != ServiceKind::chat || chat_) return true;
-  size_t capacity = std::max(ChatRing::capacity_for(static_cast<size_t>(config.max_message)),
-                             4 * static_cast<size_t>(config.chat_backlog));
-  try {
-    chat_ = ChatRing::create(capacity);
-  } catch (const std::exception& e) {
-    log::error("chat ring of %zu bytes: %s", capacity, e.what());
-    return false;
-  }
-  return true;
 }
 
 int Master::run() {
@@ -230,291 +197,6 @@ void Master::handle_signals() {
   }
   if (signals::take(SIGTTIN)) grow_by_signal();
   if (signals::take(SIGTTOU)) shrink_by_signal();
-}
-
-int Master::live_workers() const {
-  return static_cast<int>(std::count_if(children_.begin(), children_.end(), [this](const Child& c) {
-    return !c.retiring && c.generation == generation_;
-  }));
-}
-
-void Master::tend_pool() {
-  int64_t now = monotonic_ms();
-  if (now >= next_tick_ms_) {
-    keep_spares();
-    next_tick_ms_ = now + tick_ms;
-  }
-  int live = live_workers();
-  while (live < target_workers_ && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
-  for (; live > target_workers_; --live) retire_one_worker();
-  kill_overdue_workers();
-}
-
-Master::PoolCounts Master::count_pool() const {
-  PoolCounts counts;
-  for (const auto& c : children_) {
-    if (c.retiring || c.generation != generation_) continue;
-    ++counts.total;
-    WorkerState state = board_.slot(c.slot).state();
-    // A worker still starting will be idle in a moment: counting it avoids
-    // starting more than needed.
-    counts.idle += state == WorkerState::idle || state == WorkerState::starting;
-  }
-  return counts;
-}
-
-// Apache's prefork rule: fewer than min_spare idle workers start 1, then 2,
-// 4 ... up to 32 a second while the shortage lasts; more than max_spare
-// retire one a second.
-void Master::keep_spares() {
-  PoolCounts pool = count_pool();
-  if (pool.total < target_workers_) return;  // replacements are on their way
-  if (pool.idle > config_.max_spare && target_workers_ > 1) {
-    --target_workers_;
-    spawn_rate_ = 1;
-    return;
-  }
-  if (pool.idle < config_.min_spare && target_workers_ < config_.max_workers) {
-    int add = std::min(spawn_rate_, config_.max_workers - target_workers_);
-    target_workers_ += add;
-    if (spawn_rate_ >= 8) log::info("short of idle workers: starting %d more (%d in all)", add, target_workers_);
-    spawn_rate_ = std::min(spawn_rate_ * 2, max_spawn_rate);
-    return;
-  }
-  spawn_rate_ = 1;
-  if (pool.total >= config_.max_workers && pool.idle == 0) note_too_many_clients();
-}
-
-void Master::grow_by_signal() {
-  PoolCounts pool = count_pool();
-  if (target_workers_ >= config_.max_workers || pool.idle + 1 > config_.max_spare) {
-    log::info("SIGTTIN ignored: the pool is at max_workers or max_spare");
-    return;
-  }
-  ++target_workers_;
-  log::info("SIGTTIN: one more worker (%d in all)", target_workers_);
-}
-
-void Master::shrink_by_signal() {
-  PoolCounts pool = count_pool();
-  if (target_workers_ <= 1 || pool.idle - 1 < config_.min_spare) {
-    log::info("SIGTTOU ignored: the pool is at one worker or min_spare");
-    return;
-  }
-  --target_workers_;
-  log::info("SIGTTOU: one fewer worker (%d in all)", target_workers_);
-}
-
-void Master::note_too_many_clients() {
-  int64_t now = monotonic_ms();
-  if (now - last_too_many_log_ms_ < too_many_log_interval_ms) return;
-  last_too_many_log_ms_ = now;
-  log::warn("too many clients: all %d workers are busy (max_workers, overflow %s)", config_.max_workers,
-            config_.overflow == Overflow::reject ? "reject" : "queue");
-}
-
-bool Master::taking_overflow() const {
-  return stop_ == Stop::none && config_.overflow == Overflow::reject && live_workers() >= config_.max_workers;
-}
-
-void Master::take_overflow(int listen_fd) {
-  if (count_pool().idle > 0) {
-    overflow_pause_until_ms_ = monotonic_ms() + overflow_pause_ms;
-    return;
-  }
-  Fd client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!client) return;  // a worker was quicker, or the client left
-  overflow_.push_back({std::move(client), monotonic_ms() + (overflow_.size() < max_overflow ? overflow_grace_ms : 0)});
-  settle_overflow();
-}
-
-// Each waiting client goes to a worker that has turned idle, so nobody is
-// rejected while a worker is free; past its grace it is rejected.
-void Master::settle_overflow() {
-  int idle = overflow_.empty() ? 0 : count_pool().idle;
-  int64_t now = monotonic_ms();
-  for (auto it = overflow_.begin(); it != overflow_.end();) {
-    if (idle > 0 && send_client(handoff_.master_end.get(), it->client.get())) {
-      log::debug("handed a waiting client to a worker that turned idle");
-      --idle;
-    } else if (now >= it->deadline_ms || stop_ != Stop::none) {
-      refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
-      ++retired_totals_.rejected;
-      note_too_many_clients();
-    } else {
-      ++it;
-      continue;
-    }
-    it = overflow_.erase(it);
-  }
-}
-
-std::vector<int> Master::master_only_fds() const {
-  std::vector<int> fds = s_.control ? s_.control->descriptors() : std::vector<int>{};
-  if (s_.pid_file) {
-    fds.push_back(s_.pid_file->lock_fd());
-    fds.push_back(s_.pid_file->file_fd());
-  }
-  if (daemon::readiness_fd() >= 0) fds.push_back(daemon::readiness_fd());
-  fds.push_back(handoff_.master_end.get());
-  return fds;
-}
-
-bool Master::spawn_worker() {
-  int slot = board_.free_slot();
-  if (slot < 0) {
-    log::error("no free scoreboard slot for a new worker");
-    next_spawn_ms_ = monotonic_ms() + 1000;
-    return false;
-  }
-  // The slot is claimed before fork so that the child's first state change
-  // cannot be overwritten by the parent.
-  board_.slot(slot).assign(0, generation_, wall_clock_ms());
-  board_.claim(slot);
-  pid_t pid = fork();
-  if (pid < 0) {
-    log::error("%s", log::syscall_error("fork").c_str());
-    board_.slot(slot).clear();
-    next_spawn_ms_ = monotonic_ms() + 1000;
-    return false;
-  }
-  if (pid == 0) {
-    WorkerSetup setup{&config_,
-                      &s_.listeners,
-                      &board_,
-                      slot,
-                      static_cast<int>(getppid()),
-                      master_only_fds(),
-                      &s_.identity,
-                      config_.auth_file.empty() ? nullptr : &s_.secret,
-                      &access_,
-                      config_.overflow == Overflow::reject ? handoff_.worker_end.get() : -1,
-                      config_.service == ServiceKind::chat && chat_ ? &*chat_ : nullptr};
-    run_worker(setup);
-  }
-  board_.slot(slot).set_pid(pid);
-  children_.push_back({pid, slot, generation_, monotonic_ms()});
-  log::info("worker %d started", static_cast<int>(pid));
-  return true;
-}
-
-void Master::retire(Child& child) {
-  child.retiring = true;
-  child.retire_deadline_ms = monotonic_ms() + int64_t{config_.graceful_timeout} * 1000;
-  // ESRCH: it died already and will be reaped.
-  kill(child.pid, SIGUSR2);
-}
-
-void Master::retire_one_worker() {
-  // An idle worker goes first, so no client waits on a retiring one.
-  Child* pick = nullptr;
-  for (auto& c : children_) {
-    if (c.retiring || c.generation != generation_) continue;
-    bool idle = board_.slot(c.slot).state() == WorkerState::idle;
-    if (!pick || idle) pick = &c;
-    if (idle) break;
-  }
-  if (pick) retire(*pick);
-}
-
-void Master::kill_overdue_workers() {
-  int64_t now = monotonic_ms();
-  for (auto& c : children_) {
-    if (c.retire_deadline_ms > now) continue;
-    log::warn("worker %d still busy after graceful_timeout: killing it", c.pid);
-    kill(c.pid, SIGKILL);
-    c.retire_deadline_ms = INT64_MAX;
-  }
-}
-
-bool Master::adopt_listeners(const Config& next, std::vector<Listener>* adopted) {
-  std::vector<Listener> fresh;
-  for (const auto& text : next.listen) {
-    auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
-                             [&](const Listener& l) { return l.address.text == text && !l.sockets.empty(); });
-    if (same != s_.listeners.end()) continue;
-    std::string error;
-    auto address = parse_listen_address(text, &error);
-    auto listener = address ? open_listener(*address, next.backlog, &error) : std::nullopt;
-    if (!listener) {
-      log::error("reload failed, nothing changed: %s", error.c_str());
-      return false;
-    }
-    fresh.push_back(std::move(*listener));
-  }
-  // Unchanged addresses keep their sockets, so no client is refused.
-  for (const auto& text : next.listen) {
-    auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
-                             [&](const Listener& l) { return l.address.text == text && !l.sockets.empty(); });
-    if (same == s_.listeners.end()) {
-      auto made = std::find_if(fresh.begin(), fresh.end(), [&](const Listener& l) { return l.address.text == text; });
-      adopted->push_back(std::move(*made));
-      for (const auto& socket : adopted->back().sockets) log::info("listening on %s", socket.local.c_str());
-      continue;
-    }
-    for (const auto& socket : same->sockets)
-      if (socket.transport != Transport::udp) listen(socket.fd.get(), next.backlog);  // applies a new backlog
-    adopted->push_back(std::move(*same));
-  }
-  for (const auto& old : s_.listeners) {
-    if (old.sockets.empty()) continue;
-    for (const auto& socket : old.sockets) log::info("no longer listening on %s", socket.local.c_str());
-    remove_socket_file(old);
-  }
-  return true;
-}
-
-void Master::reload() {
-  log::info("reloading the configuration");
-  CliOutcome outcome = parse_command_line(s_.args, s_.cwd, geteuid() == 0);
-  if (!outcome.proceed) {
-    log::error("reload failed, nothing changed: %s", outcome.message.c_str());
-    return;
-  }
-  Options next = std::move(outcome.options);
-  std::string error, warning, secret;
-  auto identity = resolve_identity(next.config.user, next.config.group, &error, &warning);
-  if (!identity || (!next.config.auth_file.empty() && !load_secret(next.config.auth_file, &secret, &error))) {
-    log::error("reload failed, nothing changed: %s", error.c_str());
-    return;
-  }
-  if (next.config.pid_file != config_.pid_file || next.config.control_socket != config_.control_socket) {
-    log::warn("pid_file and control_socket change only at restart: keeping %s", config_.pid_file.c_str());
-    next.config.pid_file = config_.pid_file;
-    next.config.control_socket = config_.control_socket;
-  }
-  // Logs are opened before anything else changes; a failure leaves the old ones.
-  if (!log::open({log_target(next), next.config.log_level}, &error) || !log::open_access(next.config.access_log, &error)) {
-    log::error("reload failed, nothing changed: %s", error.c_str());
-    log::open({log_target(s_.options), config_.log_level}, nullptr);
-    return;
-  }
-  if (!prepare_chat(next.config)) {
-    log::error("reload failed, nothing changed: no chat ring");
-    return;
-  }
-  if (chat_ && static_cast<size_t>(next.config.max_message) > chat_->max_message())
-    log::warn("max_message %lld exceeds the chat ring's %zu bytes until restart", next.config.max_message,
-              chat_->max_message());
-  std::vector<Listener> adopted;
-  if (!adopt_listeners(next.config, &adopted)) return;
-
-  s_.listeners = std::move(adopted);
-  s_.options = std::move(next);
-  for (const auto& listener : s_.listeners) set_inherited_options(listener, config_.idle_timeout);
-  s_.identity = std::move(*identity);
-  s_.secret = std::move(secret);
-  access_ = parse_access_rules(config_);
-  spawn_rate_ = 1;
-  if (!warning.empty()) log::warn("%s", warning.c_str());
-  ++generation_;
-  target_workers_ = config_.workers;
-  young_crashes_ = 0;
-  next_spawn_ms_ = 0;
-  for (auto& c : children_)
-    if (!c.retiring) retire(c);
-  log::info("reloaded: generation %u, service %s, %d workers", generation_, service_name(config_.service),
-            config_.workers);
 }
 
 void Master::signal_children(int sig) {

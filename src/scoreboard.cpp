@@ -161,10 +161,5 @@ int Scoreboard::clients_from(const IpAddress& ip) const {
   return n;
 }
 
-int64_t wall_clock_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 }  // namespace ws

@@ -41,12 +41,6 @@ const sigset_t client_signals = signals::make_set({SIGTERM, SIGUSR1});
 
 bool stop_now() { return signals::peek(SIGTERM); }
 
-int64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 uint16_t port_of(const sockaddr_storage& peer) {
   if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(peer).sin_port);
   if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(peer).sin6_port);

@@ -1,7 +1,8 @@
 // master.hpp: the supervising process. It never serves a client: it forks
 // the workers, reaps and replaces them, answers the control socket and acts
 // on signals. Its loop is a table of contents: reap, handle signals, stop or
-// tend the pool, wait.
+// tend the pool, wait. master.cpp holds the loop, stopping and status;
+// master_pool.cpp the pool; master_reload.cpp the reload.
 #pragma once
 
 #include <csignal>
@@ -121,7 +122,5 @@ class Master {
   Counters retired_totals_;
   uint64_t worker_deaths_ = 0;
 };
-
-int64_t monotonic_ms();
 
 }  // namespace ws

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "wsserver/cidr.hpp"
+#include "wsserver/clock.hpp"
 
 namespace ws {
 
@@ -100,7 +101,5 @@ class Scoreboard {
   int size_ = 0;
   size_t bytes_ = 0;
 };
-
-int64_t wall_clock_ms();
 
 }  // namespace ws

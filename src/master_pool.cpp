@@ -1,0 +1,226 @@
+// The master's pool: starting, retiring and replacing workers, keeping the
+// spares Apache's prefork way, and the clients that overflow a full pool.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "wsserver/connection.hpp"
+#include "wsserver/daemon.hpp"
+#include "wsserver/log.hpp"
+#include "wsserver/master.hpp"
+
+namespace ws {
+namespace {
+
+// Pool maintenance runs once a second, as Apache's prefork does.
+constexpr int64_t tick_ms = 1000;
+constexpr int max_spawn_rate = 32;
+constexpr int64_t too_many_log_interval_ms = 10000;
+// With every worker busy but one idle, the idle one takes the next client;
+// the master looks again after this pause instead of spinning on the listener.
+constexpr int64_t overflow_pause_ms = 10;
+// An overflow client waits this long for a worker that is finishing its
+// client before it is rejected.
+constexpr int64_t overflow_grace_ms = 200;
+constexpr size_t max_overflow = 64;
+
+}  // namespace
+
+int Master::live_workers() const {
+  return static_cast<int>(std::count_if(children_.begin(), children_.end(), [this](const Child& c) {
+    return !c.retiring && c.generation == generation_;
+  }));
+}
+
+void Master::tend_pool() {
+  int64_t now = monotonic_ms();
+  if (now >= next_tick_ms_) {
+    keep_spares();
+    next_tick_ms_ = now + tick_ms;
+  }
+  int live = live_workers();
+  while (live < target_workers_ && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
+  for (; live > target_workers_; --live) retire_one_worker();
+  kill_overdue_workers();
+}
+
+Master::PoolCounts Master::count_pool() const {
+  PoolCounts counts;
+  for (const auto& c : children_) {
+    if (c.retiring || c.generation != generation_) continue;
+    ++counts.total;
+    WorkerState state = board_.slot(c.slot).state();
+    // A worker still starting will be idle in a moment: counting it avoids
+    // starting more than needed.
+    counts.idle += state == WorkerState::idle || state == WorkerState::starting;
+  }
+  return counts;
+}
+
+// Apache's prefork rule: fewer than min_spare idle workers start 1, then 2,
+// 4 ... up to 32 a second while the shortage lasts; more than max_spare
+// retire one a second.
+void Master::keep_spares() {
+  PoolCounts pool = count_pool();
+  if (pool.total < target_workers_) return;  // replacements are on their way
+  if (pool.idle > config_.max_spare && target_workers_ > 1) {
+    --target_workers_;
+    spawn_rate_ = 1;
+    return;
+  }
+  if (pool.idle < config_.min_spare && target_workers_ < config_.max_workers) {
+    int add = std::min(spawn_rate_, config_.max_workers - target_workers_);
+    target_workers_ += add;
+    if (spawn_rate_ >= 8) log::info("short of idle workers: starting %d more (%d in all)", add, target_workers_);
+    spawn_rate_ = std::min(spawn_rate_ * 2, max_spawn_rate);
+    return;
+  }
+  spawn_rate_ = 1;
+  if (pool.total >= config_.max_workers && pool.idle == 0) note_too_many_clients();
+}
+
+void Master::grow_by_signal() {
+  PoolCounts pool = count_pool();
+  if (target_workers_ >= config_.max_workers || pool.idle + 1 > config_.max_spare) {
+    log::info("SIGTTIN ignored: the pool is at max_workers or max_spare");
+    return;
+  }
+  ++target_workers_;
+  log::info("SIGTTIN: one more worker (%d in all)", target_workers_);
+}
+
+void Master::shrink_by_signal() {
+  PoolCounts pool = count_pool();
+  if (target_workers_ <= 1 || pool.idle - 1 < config_.min_spare) {
+    log::info("SIGTTOU ignored: the pool is at one worker or min_spare");
+    return;
+  }
+  --target_workers_;
+  log::info("SIGTTOU: one fewer worker (%d in all)", target_workers_);
+}
+
+void Master::note_too_many_clients() {
+  int64_t now = monotonic_ms();
+  if (now - last_too_many_log_ms_ < too_many_log_interval_ms) return;
+  last_too_many_log_ms_ = now;
+  log::warn("too many clients: all %d workers are busy (max_workers, overflow %s)", config_.max_workers,
+            config_.overflow == Overflow::reject ? "reject" : "queue");
+}
+
+bool Master::taking_overflow() const {
+  return stop_ == Stop::none && config_.overflow == Overflow::reject && live_workers() >= config_.max_workers;
+}
+
+void Master::take_overflow(int listen_fd) {
+  if (count_pool().idle > 0) {
+    overflow_pause_until_ms_ = monotonic_ms() + overflow_pause_ms;
+    return;
+  }
+  Fd client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!client) return;  // a worker was quicker, or the client left
+  overflow_.push_back({std::move(client), monotonic_ms() + (overflow_.size() < max_overflow ? overflow_grace_ms : 0)});
+  settle_overflow();
+}
+
+// Each waiting client goes to a worker that has turned idle, so nobody is
+// rejected while a worker is free; past its grace it is rejected.
+void Master::settle_overflow() {
+  int idle = overflow_.empty() ? 0 : count_pool().idle;
+  int64_t now = monotonic_ms();
+  for (auto it = overflow_.begin(); it != overflow_.end();) {
+    if (idle > 0 && send_client(handoff_.master_end.get(), it->client.get())) {
+      log::debug("handed a waiting client to a worker that turned idle");
+      --idle;
+    } else if (now >= it->deadline_ms || stop_ != Stop::none) {
+      refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
+      ++retired_totals_.rejected;
+      note_too_many_clients();
+    } else {
+      ++it;
+      continue;
+    }
+    it = overflow_.erase(it);
+  }
+}
+
+std::vector<int> Master::master_only_fds() const {
+  std::vector<int> fds = s_.control ? s_.control->descriptors() : std::vector<int>{};
+  if (s_.pid_file) {
+    fds.push_back(s_.pid_file->lock_fd());
+    fds.push_back(s_.pid_file->file_fd());
+  }
+  if (daemon::readiness_fd() >= 0) fds.push_back(daemon::readiness_fd());
+  fds.push_back(handoff_.master_end.get());
+  return fds;
+}
+
+bool Master::spawn_worker() {
+  int slot = board_.free_slot();
+  if (slot < 0) {
+    log::error("no free scoreboard slot for a new worker");
+    next_spawn_ms_ = monotonic_ms() + 1000;
+    return false;
+  }
+  // The slot is claimed before fork so that the child's first state change
+  // cannot be overwritten by the parent.
+  board_.slot(slot).assign(0, generation_, wall_clock_ms());
+  board_.claim(slot);
+  pid_t pid = fork();
+  if (pid < 0) {
+    log::error("%s", log::syscall_error("fork").c_str());
+    board_.slot(slot).clear();
+    next_spawn_ms_ = monotonic_ms() + 1000;
+    return false;
+  }
+  if (pid == 0) {
+    WorkerSetup setup{&config_,
+                      &s_.listeners,
+                      &board_,
+                      slot,
+                      static_cast<int>(getppid()),
+                      master_only_fds(),
+                      &s_.identity,
+                      config_.auth_file.empty() ? nullptr : &s_.secret,
+                      &access_,
+                      config_.overflow == Overflow::reject ? handoff_.worker_end.get() : -1,
+                      config_.service == ServiceKind::chat && chat_ ? &*chat_ : nullptr};
+    run_worker(setup);
+  }
+  board_.slot(slot).set_pid(pid);
+  children_.push_back({pid, slot, generation_, monotonic_ms()});
+  log::info("worker %d started", static_cast<int>(pid));
+  return true;
+}
+
+void Master::retire(Child& child) {
+  child.retiring = true;
+  child.retire_deadline_ms = monotonic_ms() + int64_t{config_.graceful_timeout} * 1000;
+  // ESRCH: it died already and will be reaped.
+  kill(child.pid, SIGUSR2);
+}
+
+void Master::retire_one_worker() {
+  // An idle worker goes first, so no client waits on a retiring one.
+  Child* pick = nullptr;
+  for (auto& c : children_) {
+    if (c.retiring || c.generation != generation_) continue;
+    bool idle = board_.slot(c.slot).state() == WorkerState::idle;
+    if (!pick || idle) pick = &c;
+    if (idle) break;
+  }
+  if (pick) retire(*pick);
+}
+
+void Master::kill_overdue_workers() {
+  int64_t now = monotonic_ms();
+  for (auto& c : children_) {
+    if (c.retire_deadline_ms > now) continue;
+    log::warn("worker %d still busy after graceful_timeout: killing it", c.pid);
+    kill(c.pid, SIGKILL);
+    c.retire_deadline_ms = INT64_MAX;
+  }
+}
+
+}  // namespace ws

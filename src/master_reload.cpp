@@ -1,0 +1,119 @@
+// The master's reload (SIGHUP): reread the config, and change nothing unless
+// all of it can be applied.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "wsserver/log.hpp"
+#include "wsserver/master.hpp"
+#include "wsserver/secret.hpp"
+
+namespace ws {
+
+// The ring is made once, before the workers that share it are forked, and
+// sized for max_message and chat_backlog as they are then.
+bool Master::prepare_chat(const Config& config) {
+  if (config.service != ServiceKind::chat || chat_) return true;
+  size_t capacity = std::max(ChatRing::capacity_for(static_cast<size_t>(config.max_message)),
+                             4 * static_cast<size_t>(config.chat_backlog));
+  try {
+    chat_ = ChatRing::create(capacity);
+  } catch (const std::exception& e) {
+    log::error("chat ring of %zu bytes: %s", capacity, e.what());
+    return false;
+  }
+  return true;
+}
+
+bool Master::adopt_listeners(const Config& next, std::vector<Listener>* adopted) {
+  std::vector<Listener> fresh;
+  for (const auto& text : next.listen) {
+    auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
+                             [&](const Listener& l) { return l.address.text == text && !l.sockets.empty(); });
+    if (same != s_.listeners.end()) continue;
+    std::string error;
+    auto address = parse_listen_address(text, &error);
+    auto listener = address ? open_listener(*address, next.backlog, &error) : std::nullopt;
+    if (!listener) {
+      log::error("reload failed, nothing changed: %s", error.c_str());
+      return false;
+    }
+    fresh.push_back(std::move(*listener));
+  }
+  // Unchanged addresses keep their sockets, so no client is refused.
+  for (const auto& text : next.listen) {
+    auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
+                             [&](const Listener& l) { return l.address.text == text && !l.sockets.empty(); });
+    if (same == s_.listeners.end()) {
+      auto made = std::find_if(fresh.begin(), fresh.end(), [&](const Listener& l) { return l.address.text == text; });
+      adopted->push_back(std::move(*made));
+      for (const auto& socket : adopted->back().sockets) log::info("listening on %s", socket.local.c_str());
+      continue;
+    }
+    for (const auto& socket : same->sockets)
+      if (socket.transport != Transport::udp) listen(socket.fd.get(), next.backlog);  // applies a new backlog
+    adopted->push_back(std::move(*same));
+  }
+  for (const auto& old : s_.listeners) {
+    if (old.sockets.empty()) continue;
+    for (const auto& socket : old.sockets) log::info("no longer listening on %s", socket.local.c_str());
+    remove_socket_file(old);
+  }
+  return true;
+}
+
+void Master::reload() {
+  log::info("reloading the configuration");
+  CliOutcome outcome = parse_command_line(s_.args, s_.cwd, geteuid() == 0);
+  if (!outcome.proceed) {
+    log::error("reload failed, nothing changed: %s", outcome.message.c_str());
+    return;
+  }
+  Options next = std::move(outcome.options);
+  std::string error, warning, secret;
+  auto identity = resolve_identity(next.config.user, next.config.group, &error, &warning);
+  if (!identity || (!next.config.auth_file.empty() && !load_secret(next.config.auth_file, &secret, &error))) {
+    log::error("reload failed, nothing changed: %s", error.c_str());
+    return;
+  }
+  if (next.config.pid_file != config_.pid_file || next.config.control_socket != config_.control_socket) {
+    log::warn("pid_file and control_socket change only at restart: keeping %s", config_.pid_file.c_str());
+    next.config.pid_file = config_.pid_file;
+    next.config.control_socket = config_.control_socket;
+  }
+  // Logs are opened before anything else changes; a failure leaves the old ones.
+  if (!log::open({log_target(next), next.config.log_level}, &error) || !log::open_access(next.config.access_log, &error)) {
+    log::error("reload failed, nothing changed: %s", error.c_str());
+    log::open({log_target(s_.options), config_.log_level}, nullptr);
+    return;
+  }
+  if (!prepare_chat(next.config)) {
+    log::error("reload failed, nothing changed: no chat ring");
+    return;
+  }
+  if (chat_ && static_cast<size_t>(next.config.max_message) > chat_->max_message())
+    log::warn("max_message %lld exceeds the chat ring's %zu bytes until restart", next.config.max_message,
+              chat_->max_message());
+  std::vector<Listener> adopted;
+  if (!adopt_listeners(next.config, &adopted)) return;
+
+  s_.listeners = std::move(adopted);
+  s_.options = std::move(next);
+  for (const auto& listener : s_.listeners) set_inherited_options(listener, config_.idle_timeout);
+  s_.identity = std::move(*identity);
+  s_.secret = std::move(secret);
+  access_ = parse_access_rules(config_);
+  spawn_rate_ = 1;
+  if (!warning.empty()) log::warn("%s", warning.c_str());
+  ++generation_;
+  target_workers_ = config_.workers;
+  young_crashes_ = 0;
+  next_spawn_ms_ = 0;
+  for (auto& c : children_)
+    if (!c.retiring) retire(c);
+  log::info("reloaded: generation %u, service %s, %d workers", generation_, service_name(config_.service),
+            config_.workers);
+}
+
+}  // namespace ws
