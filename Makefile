@@ -6,6 +6,9 @@
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
 #   make clean
 
+# Both cores by default: a fresh clone compiles in half the time.
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+
 PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR = $(PREFIX)/sbin
