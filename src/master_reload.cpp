@@ -82,7 +82,9 @@ void Master::reload() {
     next.config.pid_file = config_.pid_file;
     next.config.control_socket = config_.control_socket;
   }
-  // Logs are opened before anything else changes; a failure leaves the old ones.
+  // Logs are opened before anything else changes; a failure leaves the old
+  // ones. Files opened now go to the workers' (maybe new) user.
+  if (identity->drop) log::set_file_owner(identity->uid);
   if (!log::open({log_target(next), next.config.log_level}, &error) || !log::open_access(next.config.access_log, &error)) {
     log::error("reload failed, nothing changed: %s", error.c_str());
     log::open({log_target(s_.options), config_.log_level}, nullptr);
