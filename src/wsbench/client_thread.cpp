@@ -66,16 +66,24 @@ bool ClientThread::run(std::string* error) {
     }
     publish();
     if (active_ == 0) break;
-    int64_t left_ms = (shared_.deadline_ns - now_ns()) / 1000000;
-    if (left_ms <= 0) {
+    // Never before the deadline: a thread that gave up early would close
+    // connections and free workers for another thread's waiting ones.
+    int64_t left_ns = shared_.deadline_ns - now_ns();
+    if (left_ns <= 0) {
       abandon_all();
       break;
     }
-    int n = epoll_wait(epoll_.get(), events, max_events, static_cast<int>(std::min<int64_t>(left_ms, tick_ms)));
+    int64_t wait_ms = std::min<int64_t>((left_ns + 999999) / 1000000, tick_ms);
+    int n = epoll_wait(epoll_.get(), events, max_events, static_cast<int>(wait_ms));
     if (n < 0) {
       if (errno == EINTR) continue;
       *error = syscall_problem("epoll_wait");
       tally_.count(Failure::io);
+      abandon_all();
+      break;
+    }
+    // Nor after it: what arrives then may be owed to another thread's giving up.
+    if (now_ns() >= shared_.deadline_ns) {
       abandon_all();
       break;
     }
