@@ -57,7 +57,7 @@ bool ClientThread::run(std::string* error) {
   active_ = conns_.size();
   for (auto& c : conns_) runnable_.push_back(c.get());
   epoll_event events[max_events];
-  while (active_ > 0) {
+  while (active_ > 0 || holding()) {
     // Handled one by one: a failure may make a connection runnable again.
     while (!runnable_.empty()) {
       Conn* c = runnable_.back();
@@ -65,7 +65,7 @@ bool ClientThread::run(std::string* error) {
       next(*c);
     }
     publish();
-    if (active_ == 0) break;
+    if (active_ == 0 && !holding()) break;
     // Never before the deadline: a thread that gave up early would close
     // connections and free workers for another thread's waiting ones.
     int64_t left_ns = shared_.deadline_ns - now_ns();
@@ -89,8 +89,14 @@ bool ClientThread::run(std::string* error) {
     }
     for (int i = 0; i < n; ++i) on_event(*static_cast<Conn*>(events[i].data.ptr), events[i].events);
   }
+  for (auto& c : conns_) c->fd.reset();
   publish();
   return true;
+}
+
+bool ClientThread::holding() const {
+  return options_.mode == Mode::hold && !stop_flag.load(std::memory_order_relaxed) &&
+         shared_.settled.load(std::memory_order_relaxed) < shared_.connections;
 }
 
 void ClientThread::publish() {
@@ -149,8 +155,8 @@ void ClientThread::on_connect_error(Conn& c) {
 void ClientThread::send_message(Conn& c) {
   const auto& messages = *shared_.messages;
   c.exchange.start(messages[c.next_message++ % messages.size()]);
-  // connrate counts from connect(), the others from the first byte sent.
-  if (options_.mode != Mode::connrate) c.started_ns = now_ns();
+  // connrate and hold count from connect(), the others from the first byte sent.
+  if (options_.mode != Mode::connrate && options_.mode != Mode::hold) c.started_ns = now_ns();
   c.in_flight = true;
   pump_send(c);
 }
@@ -205,6 +211,7 @@ void ClientThread::on_readable(Conn& c) {
 }
 
 void ClientThread::on_event(Conn& c, uint32_t events) {
+  if (c.held && c.fd) return on_held_event(c);
   if (c.finished || !c.fd) return;
   if (c.connecting) {
     if (events & (EPOLLERR | EPOLLHUP)) return on_connect_error(c);
@@ -221,8 +228,27 @@ void ClientThread::complete(Conn& c) {
   tally_.last_reply_ns = now;
   c.in_flight = false;
   ++c.messages_done;
+  if (options_.mode == Mode::hold) return hold(c);
   if (options_.mode == Mode::connrate) c.fd.reset();
   runnable_.push_back(&c);
+}
+
+void ClientThread::hold(Conn& c) {
+  c.held = true;
+  shared_.settled.fetch_add(1, std::memory_order_relaxed);
+  finish(c);
+}
+
+// The server has nothing more to say on a held connection: any byte or a
+// close before the run lets go means it did not keep the client.
+void ClientThread::on_held_event(Conn& c) {
+  ssize_t n = recv(c.fd.get(), buffer_.get(), buffer_size, MSG_DONTWAIT);
+  if (n > 0) return fail(c, Failure::mismatch, "bytes arrived on a held connection after its reply");
+  if (n == 0) return fail(c, Failure::early_close, "server closed a held connection before all were answered");
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+  if (is_close(errno))
+    return fail(c, Failure::early_close, std::string("server reset a held connection: ") + std::strerror(errno));
+  fail(c, Failure::io, syscall_problem("recv"));
 }
 
 void ClientThread::fail(Conn& c, Failure failure, const std::string& what) {
@@ -230,6 +256,8 @@ void ClientThread::fail(Conn& c, Failure failure, const std::string& what) {
   std::string text = "connection " + std::to_string(c.id) + ", message " + std::to_string(c.messages_done) + ": " + what;
   if (tally_.first_problem.empty()) tally_.first_problem = text;
   print_problem(text);
+  if (options_.mode == Mode::hold && !c.held) shared_.settled.fetch_add(1, std::memory_order_relaxed);
+  c.held = false;
   c.in_flight = false;
   c.connecting = false;
   c.fd.reset();
@@ -239,7 +267,7 @@ void ClientThread::fail(Conn& c, Failure failure, const std::string& what) {
 
 void ClientThread::finish(Conn& c) {
   if (c.finished) return;
-  c.fd.reset();
+  if (!c.held) c.fd.reset();
   c.finished = true;
   --active_;
 }

@@ -25,6 +25,7 @@ Engine::Engine(const Options& options, const Target& target, std::vector<Message
   shared_.target = &target_;
   shared_.messages = &messages_;
   shared_.tickets = options_.count > 0 ? options_.count : LLONG_MAX;
+  shared_.connections = options_.connections;
   // Connection i goes to thread i % threads: every thread gets its share.
   std::vector<std::vector<size_t>> groups(static_cast<size_t>(options_.threads));
   for (int i = 0; i < options_.connections; ++i) groups[static_cast<size_t>(i % options_.threads)].push_back(i);

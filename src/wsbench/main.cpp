@@ -5,6 +5,7 @@
 
 #include "engine.hpp"
 #include "exit_status.hpp"
+#include "fd_limit.hpp"
 #include "options.hpp"
 #include "payload.hpp"
 #include "ready.hpp"
@@ -16,6 +17,7 @@ using namespace wsbench;
 namespace {
 
 constexpr size_t distinct_messages = 251;  // prime: connections do not fall into step
+constexpr long spare_descriptors = 64;     // stdio, epoll instances, what libc opens
 
 extern "C" void on_interrupt(int) { request_stop(); }
 
@@ -74,6 +76,10 @@ int main(int argc, char** argv) {
   if (!target) {
     std::fprintf(stderr, "wsbench: %s\n", error.c_str());
     return exit_status::usage;
+  }
+  if (!ensure_fd_limit(options.connections + spare_descriptors, &error)) {
+    std::fprintf(stderr, "wsbench: %s\n", error.c_str());
+    return exit_status::os_error;
   }
   if (options.mode == Mode::ready) return run_ready(options, *target);
   return run_load(options, *target);

@@ -20,13 +20,15 @@ const char* description =
     "wsbench: load generator for wsserver's strip protocol.\n"
     "MODE is pingpong (persistent connections, one message at a time), connrate\n"
     "(connect, one message, reply, close), bulk (one large message streamed while\n"
-    "its reply is read) or ready (wait until the server answers one message).\n"
-    "Every reply is checked byte for byte. See wsbench(1).";
+    "its reply is read), ready (wait until the server answers one message) or\n"
+    "hold (all connections open at once, one message each, kept open until all\n"
+    "are answered). Every reply is checked byte for byte. See wsbench(1).";
 
 // Defaults that depend on the mode and on what else was given.
 void settle(Options& o) {
   if (o.mode == Mode::bulk && o.count == 0) o.count = o.connections;
   if (o.mode == Mode::ready) o.count = 1;
+  if (o.mode == Mode::hold) o.count = o.connections;
   if (o.count == 0 && o.duration == 0)
     o.count = o.mode == Mode::connrate ? default_connrate_count : default_pingpong_count;
   if (o.deadline == 0)
@@ -42,6 +44,7 @@ const char* mode_name(Mode mode) {
     case Mode::connrate: return "connrate";
     case Mode::bulk: return "bulk";
     case Mode::ready: return "ready";
+    case Mode::hold: return "hold";
     case Mode::pingpong: break;
   }
   return "pingpong";
@@ -52,14 +55,14 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.get_formatter()->column_width(30);
   Options o;
   std::string mode = "pingpong";
-  app.add_option("mode", mode, "pingpong, connrate, bulk or ready")
-      ->check(CLI::IsMember({"pingpong", "connrate", "bulk", "ready"}))->capture_default_str();
+  app.add_option("mode", mode, "pingpong, connrate, bulk, ready or hold")
+      ->check(CLI::IsMember({"pingpong", "connrate", "bulk", "ready", "hold"}))->capture_default_str();
   app.add_option("-H,--host", o.host, "Server address (IPv4 or IPv6)")->capture_default_str();
   app.add_option("-p,--port", o.port, "Server port")->capture_default_str();
   app.add_option("-s,--unix", o.unix_path, "Unix socket path, instead of host and port");
   app.add_option("-c,--connections", o.connections, "Connections at once")
       ->check(CLI::Range(1, 65536))->capture_default_str();
-  app.add_option("-S,--size", o.size, "Message bytes (pingpong, connrate, ready)")
+  app.add_option("-S,--size", o.size, "Message bytes (pingpong, connrate, ready, hold)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 30))->capture_default_str();
   app.add_option("-B,--bulk-mib", o.bulk_mib, "Bulk message size in MiB")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20))->capture_default_str();
@@ -94,9 +97,12 @@ ParseOutcome parse_options(int argc, char** argv) {
     std::fprintf(stderr, "wsbench: %s\n", e.what());
     return {std::nullopt, exit_status::usage};
   }
-  o.mode = mode == "connrate" ? Mode::connrate : mode == "bulk" ? Mode::bulk : mode == "ready" ? Mode::ready
-                                                                                              : Mode::pingpong;
-  if (o.duration > 0 && (o.mode == Mode::bulk || o.mode == Mode::ready)) {
+  o.mode = mode == "connrate" ? Mode::connrate
+           : mode == "bulk"   ? Mode::bulk
+           : mode == "ready"  ? Mode::ready
+           : mode == "hold"   ? Mode::hold
+                              : Mode::pingpong;
+  if (o.duration > 0 && o.mode != Mode::pingpong && o.mode != Mode::connrate) {
     std::fprintf(stderr, "wsbench: --duration: %s runs by count only\n", mode_name(o.mode));
     return {std::nullopt, exit_status::usage};
   }

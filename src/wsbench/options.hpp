@@ -8,7 +8,7 @@
 
 namespace wsbench {
 
-enum class Mode { pingpong, connrate, bulk, ready };
+enum class Mode { pingpong, connrate, bulk, ready, hold };
 const char* mode_name(Mode mode);
 
 struct Options {

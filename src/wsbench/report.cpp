@@ -12,7 +12,8 @@ constexpr double progress_after_seconds = 2;
 
 const char* unit_of(Mode mode) {
   switch (mode) {
-    case Mode::connrate: return "connections/s";
+    case Mode::connrate:
+    case Mode::hold: return "connections/s";
     case Mode::bulk: return "MiB/s";
     case Mode::pingpong:
     case Mode::ready: break;
@@ -23,6 +24,7 @@ const char* unit_of(Mode mode) {
 const char* noun_of(Mode mode) {
   switch (mode) {
     case Mode::connrate: return "connections";
+    case Mode::hold: return "held connections answered";
     case Mode::bulk: return "bulk messages";
     case Mode::pingpong:
     case Mode::ready: break;
