@@ -35,6 +35,7 @@ bool is_close(int err) { return err == ECONNRESET || err == EPIPE || err == ECON
 }  // namespace
 
 void request_stop() { stop_flag.store(true, std::memory_order_relaxed); }
+bool stop_requested() { return stop_flag.load(std::memory_order_relaxed); }
 
 ClientThread::ClientThread(Shared& shared, std::vector<size_t> connection_ids)
     : shared_(shared), options_(*shared.options) {

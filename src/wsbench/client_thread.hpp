@@ -34,6 +34,7 @@ struct Shared {
 
 // Asks every thread to start nothing new and finish; async-signal-safe.
 void request_stop();
+bool stop_requested();
 
 class ClientThread {
  public:

@@ -1,23 +1,11 @@
 #include "engine.hpp"
 
-#include <sys/resource.h>
-
 #include <climits>
 #include <system_error>
 
 #include "clock.hpp"
 
 namespace wsbench {
-namespace {
-
-double cpu_seconds() {
-  rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  return seconds(ru.ru_utime) + seconds(ru.ru_stime);
-}
-
-}  // namespace
 
 Engine::Engine(const Options& options, const Target& target, std::vector<Message> messages)
     : options_(options), target_(target), messages_(std::move(messages)) {

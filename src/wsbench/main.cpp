@@ -1,8 +1,10 @@
-// wsbench: a load generator for wsserver's strip protocol. See wsbench(1).
+// wsbench: a load generator for wsserver's strip and chat services. See wsbench(1).
 #include <signal.h>
 
 #include <cstdio>
 
+#include "chat_report.hpp"
+#include "chat_run.hpp"
 #include "engine.hpp"
 #include "exit_status.hpp"
 #include "fd_limit.hpp"
@@ -44,6 +46,17 @@ int run_ready(const Options& options, const Target& target) {
   return result.answered ? exit_status::ok : exit_status::errors;
 }
 
+int run_chat_mode(const Options& options, const Target& target) {
+  ChatResult result = run_chat(options, target);
+  if (!result.error.empty()) {
+    std::fprintf(stderr, "wsbench: %s\n", result.error.c_str());
+    return exit_status::os_error;
+  }
+  if (options.json) print_chat_json(options, target, result);
+  else print_chat_report(options, target, result);
+  return result.joined && result.errors() == 0 ? exit_status::ok : exit_status::errors;
+}
+
 int run_load(const Options& options, const Target& target) {
   std::vector<Message> messages = messages_for(options);
   RunShape shape{&options, &target, messages.front().wire_size()};
@@ -82,5 +95,6 @@ int main(int argc, char** argv) {
     return exit_status::os_error;
   }
   if (options.mode == Mode::ready) return run_ready(options, *target);
+  if (options.mode == Mode::chat) return run_chat_mode(options, *target);
   return run_load(options, *target);
 }
