@@ -126,4 +126,10 @@ clean:
 	rm -rf $(BUILD)
 
 
+# ---- chatbench: wsbench's chat checks in the unit tests; chat and pool-scale benchmarks ----
+# test/unit/wsbench_chat_test.cpp tests wsbench's chat checks, which need no server.
+WSBENCH_CHAT_CHECK_OBJ = $(patsubst %,$(BUILD)/obj/src/wsbench/%.o,chat_text chat_ledger chat_order histogram)
+$(BUILD)/unit-tests: $(WSBENCH_CHAT_CHECK_OBJ)
+# ---- end of chatbench ----
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
