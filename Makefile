@@ -131,12 +131,16 @@ clean:
 WSBENCH_CHAT_CHECK_OBJ = $(patsubst %,$(BUILD)/obj/src/wsbench/%.o,chat_text chat_ledger chat_order histogram)
 $(BUILD)/unit-tests: $(WSBENCH_CHAT_CHECK_OBJ)
 
-# A benchmark of its own, beside make bench (which measures wsserver against
-# the reference server, and the reference server has no chat):
+# Benchmarks of their own, beside make bench (which measures wsserver against
+# the reference server, and the reference server has no chat and no pool):
 #   make bench-chat   the chat service's fan-out, 30 clients x 1000 messages (about 40 s)
-.PHONY: bench-chat
+#   make bench-scale  the pool from 5 to 1000 workers under 1000 held clients, and its memory (about 45 s)
+.PHONY: bench-chat bench-scale
 bench-chat: $(BUILD)/wsserver $(BUILD)/wsbench
 	@test/bench/run-chat $(BUILD)
+
+bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench
+	@test/bench/run-scale $(BUILD)
 # ---- end of chatbench ----
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
