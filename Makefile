@@ -133,7 +133,7 @@ $(BUILD)/unit-tests: $(WSBENCH_CHAT_CHECK_OBJ)
 
 # Benchmarks of their own, beside make bench (which measures wsserver against
 # the reference server, and the reference server has no chat and no pool):
-#   make bench-chat   the chat service's fan-out, 30 clients x 1000 messages (about 40 s)
+#   make bench-chat   the chat service's fan-out, 30 clients x 1000 messages (about 35 s)
 #   make bench-scale  the pool from 5 to 1000 workers under 1000 held clients, and its memory (about 45 s)
 .PHONY: bench-chat bench-scale
 bench-chat: $(BUILD)/wsserver $(BUILD)/wsbench
