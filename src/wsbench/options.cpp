@@ -18,7 +18,7 @@ constexpr double ready_deadline = 10;
 constexpr double drain_allowance = 10;  // seconds past --duration for replies in flight
 
 const char* description =
-    "wsbench: load generator for wsserver's strip protocol.\n"
+    "wsbench: load generator for wsserver's strip and chat services.\n"
     "MODE is pingpong (persistent connections, one message at a time), connrate\n"
     "(connect, one message, reply, close), bulk (one large message streamed while\n"
     "its reply is read), ready (wait until the server answers one message), hold\n"
