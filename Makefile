@@ -3,6 +3,7 @@
 #   make run      run it in the foreground on port 9000 (files under build/run/)
 #   make test     build and run every test; ends with "tests: N passed, M failed"
 #   make bench    wsserver against a reference server, same scenarios (< 5 min)
+#   make bench-chat, make bench-scale   the chat fan-out; a pool of 1000 workers
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
 #   make clean
 
@@ -35,7 +36,7 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_e
 BUILD_PACKAGES = libcli11-dev catch2
 TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate
 
-.PHONY: all run test bench clean install uninstall FORCE
+.PHONY: all run test bench bench-chat bench-scale clean install uninstall FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench
 
 # Installs missing Debian packages: apt-get as root, sudo otherwise, or says
@@ -86,7 +87,9 @@ $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o
 $(BUILD)/strip-speed: $(BUILD)/obj/test/bench/strip_speed.o $(LIB_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/obj/test/support/catch_main.o $(BUILD)/obj/test/support/tempdir.o
+# The unit tests also check wsbench's chat bookkeeping, which needs no server.
+WSBENCH_CHAT_CHECK_OBJ = $(patsubst %,$(BUILD)/obj/src/wsbench/%.o,chat_text chat_ledger chat_order histogram)
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ) $(WSBENCH_CHAT_CHECK_OBJ) $(BUILD)/obj/test/support/catch_main.o $(BUILD)/obj/test/support/tempdir.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
 $(BUILD)/integration-tests: $(INTEGRATION_OBJ) $(SUPPORT_OBJ) $(LIB_OBJ)
@@ -106,6 +109,15 @@ test: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/unit-tests $(BUILD)/integratio
 
 bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server $(BUILD)/strip-speed
 	@test/bench/run-bench $(BUILD)
+
+# Benchmarks of their own (the reference server has no chat and no pool):
+# the chat fan-out, 30 clients x 1000 messages (about 35 s), and the pool
+# growing from 5 to 1000 workers under 1000 held clients, with its memory.
+bench-chat: $(BUILD)/wsserver $(BUILD)/wsbench
+	@test/bench/run-chat $(BUILD)
+
+bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench
+	@test/bench/run-scale $(BUILD)
 
 # Files that name /usr/local get the PREFIX they are installed under.
 install: $(BUILD)/wsserver $(BUILD)/wsbench

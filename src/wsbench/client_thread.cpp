@@ -35,6 +35,7 @@ bool is_close(int err) { return err == ECONNRESET || err == EPIPE || err == ECON
 }  // namespace
 
 void request_stop() { stop_flag.store(true, std::memory_order_relaxed); }
+bool stop_requested() { return stop_flag.load(std::memory_order_relaxed); }
 
 ClientThread::ClientThread(Shared& shared, std::vector<size_t> connection_ids)
     : shared_(shared), options_(*shared.options) {
@@ -57,7 +58,7 @@ bool ClientThread::run(std::string* error) {
   active_ = conns_.size();
   for (auto& c : conns_) runnable_.push_back(c.get());
   epoll_event events[max_events];
-  while (active_ > 0) {
+  while (active_ > 0 || holding()) {
     // Handled one by one: a failure may make a connection runnable again.
     while (!runnable_.empty()) {
       Conn* c = runnable_.back();
@@ -65,13 +66,16 @@ bool ClientThread::run(std::string* error) {
       next(*c);
     }
     publish();
-    if (active_ == 0) break;
-    int64_t left_ms = (shared_.deadline_ns - now_ns()) / 1000000;
-    if (left_ms <= 0) {
+    if (active_ == 0 && !holding()) break;
+    // Never before the deadline: a thread that gave up early would close
+    // connections and free workers for another thread's waiting ones.
+    int64_t left_ns = shared_.deadline_ns - now_ns();
+    if (left_ns <= 0) {
       abandon_all();
       break;
     }
-    int n = epoll_wait(epoll_.get(), events, max_events, static_cast<int>(std::min<int64_t>(left_ms, tick_ms)));
+    int64_t wait_ms = std::min<int64_t>((left_ns + 999999) / 1000000, tick_ms);
+    int n = epoll_wait(epoll_.get(), events, max_events, static_cast<int>(wait_ms));
     if (n < 0) {
       if (errno == EINTR) continue;
       *error = syscall_problem("epoll_wait");
@@ -79,10 +83,21 @@ bool ClientThread::run(std::string* error) {
       abandon_all();
       break;
     }
+    // Nor after it: what arrives then may be owed to another thread's giving up.
+    if (now_ns() >= shared_.deadline_ns) {
+      abandon_all();
+      break;
+    }
     for (int i = 0; i < n; ++i) on_event(*static_cast<Conn*>(events[i].data.ptr), events[i].events);
   }
+  for (auto& c : conns_) c->fd.reset();
   publish();
   return true;
+}
+
+bool ClientThread::holding() const {
+  return options_.mode == Mode::hold && !stop_flag.load(std::memory_order_relaxed) &&
+         shared_.settled.load(std::memory_order_relaxed) < shared_.connections;
 }
 
 void ClientThread::publish() {
@@ -141,8 +156,8 @@ void ClientThread::on_connect_error(Conn& c) {
 void ClientThread::send_message(Conn& c) {
   const auto& messages = *shared_.messages;
   c.exchange.start(messages[c.next_message++ % messages.size()]);
-  // connrate counts from connect(), the others from the first byte sent.
-  if (options_.mode != Mode::connrate) c.started_ns = now_ns();
+  // connrate and hold count from connect(), the others from the first byte sent.
+  if (options_.mode != Mode::connrate && options_.mode != Mode::hold) c.started_ns = now_ns();
   c.in_flight = true;
   pump_send(c);
 }
@@ -197,6 +212,7 @@ void ClientThread::on_readable(Conn& c) {
 }
 
 void ClientThread::on_event(Conn& c, uint32_t events) {
+  if (c.held && c.fd) return on_held_event(c);
   if (c.finished || !c.fd) return;
   if (c.connecting) {
     if (events & (EPOLLERR | EPOLLHUP)) return on_connect_error(c);
@@ -213,8 +229,27 @@ void ClientThread::complete(Conn& c) {
   tally_.last_reply_ns = now;
   c.in_flight = false;
   ++c.messages_done;
+  if (options_.mode == Mode::hold) return hold(c);
   if (options_.mode == Mode::connrate) c.fd.reset();
   runnable_.push_back(&c);
+}
+
+void ClientThread::hold(Conn& c) {
+  c.held = true;
+  shared_.settled.fetch_add(1, std::memory_order_relaxed);
+  finish(c);
+}
+
+// The server has nothing more to say on a held connection: any byte or a
+// close before the run lets go means it did not keep the client.
+void ClientThread::on_held_event(Conn& c) {
+  ssize_t n = recv(c.fd.get(), buffer_.get(), buffer_size, MSG_DONTWAIT);
+  if (n > 0) return fail(c, Failure::mismatch, "bytes arrived on a held connection after its reply");
+  if (n == 0) return fail(c, Failure::early_close, "server closed a held connection before all were answered");
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+  if (is_close(errno))
+    return fail(c, Failure::early_close, std::string("server reset a held connection: ") + std::strerror(errno));
+  fail(c, Failure::io, syscall_problem("recv"));
 }
 
 void ClientThread::fail(Conn& c, Failure failure, const std::string& what) {
@@ -222,6 +257,8 @@ void ClientThread::fail(Conn& c, Failure failure, const std::string& what) {
   std::string text = "connection " + std::to_string(c.id) + ", message " + std::to_string(c.messages_done) + ": " + what;
   if (tally_.first_problem.empty()) tally_.first_problem = text;
   print_problem(text);
+  if (options_.mode == Mode::hold && !c.held) shared_.settled.fetch_add(1, std::memory_order_relaxed);
+  c.held = false;
   c.in_flight = false;
   c.connecting = false;
   c.fd.reset();
@@ -231,7 +268,7 @@ void ClientThread::fail(Conn& c, Failure failure, const std::string& what) {
 
 void ClientThread::finish(Conn& c) {
   if (c.finished) return;
-  c.fd.reset();
+  if (!c.held) c.fd.reset();
   c.finished = true;
   --active_;
 }

@@ -1,7 +1,9 @@
 // client_thread.hpp: one thread driving a group of connections with epoll.
 // Each connection runs the mode's loop (pingpong: send, await the reply,
 // repeat; connrate: connect, send, await, close, repeat; bulk: stream while
-// reading) until the run hands out no more work, then closes.
+// reading; hold: connect, send, await, stay open) until the run hands out no
+// more work, then closes; in hold mode only once every connection of the run
+// has its reply or has failed.
 #pragma once
 
 #include <sys/uio.h>
@@ -26,10 +28,13 @@ struct Shared {
   std::atomic<long long> tickets{0};  // messages (connrate: connections) left to start
   int64_t stop_new_ns = 0;            // no message starts after this (--duration)
   int64_t deadline_ns = 0;            // everything stops here (--deadline)
+  std::atomic<long long> settled{0};  // hold: connections answered or failed, all threads
+  long long connections = 0;          // hold: connections in the run
 };
 
 // Asks every thread to start nothing new and finish; async-signal-safe.
 void request_stop();
+bool stop_requested();
 
 class ClientThread {
  public:
@@ -47,6 +52,7 @@ class ClientThread {
     bool connecting = false;
     bool in_flight = false;  // a message is out whose reply is not complete
     bool finished = false;
+    bool held = false;       // hold: answered and kept open
     uint32_t events = 0;     // registered with epoll; 0 = not registered
     int64_t started_ns = 0;
     uint64_t next_message = 0;
@@ -68,6 +74,9 @@ class ClientThread {
   void watch(Conn& c, uint32_t events);
   void abandon_all();
   void publish();
+  void hold(Conn& c);
+  void on_held_event(Conn& c);
+  bool holding() const;
 
   Shared& shared_;
   const Options& options_;

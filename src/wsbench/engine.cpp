@@ -1,23 +1,11 @@
 #include "engine.hpp"
 
-#include <sys/resource.h>
-
 #include <climits>
 #include <system_error>
 
 #include "clock.hpp"
 
 namespace wsbench {
-namespace {
-
-double cpu_seconds() {
-  rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  return seconds(ru.ru_utime) + seconds(ru.ru_stime);
-}
-
-}  // namespace
 
 Engine::Engine(const Options& options, const Target& target, std::vector<Message> messages)
     : options_(options), target_(target), messages_(std::move(messages)) {
@@ -25,6 +13,7 @@ Engine::Engine(const Options& options, const Target& target, std::vector<Message
   shared_.target = &target_;
   shared_.messages = &messages_;
   shared_.tickets = options_.count > 0 ? options_.count : LLONG_MAX;
+  shared_.connections = options_.connections;
   // Connection i goes to thread i % threads: every thread gets its share.
   std::vector<std::vector<size_t>> groups(static_cast<size_t>(options_.threads));
   for (int i = 0; i < options_.connections; ++i) groups[static_cast<size_t>(i % options_.threads)].push_back(i);

@@ -1,10 +1,13 @@
-// wsbench: a load generator for wsserver's strip protocol. See wsbench(1).
+// wsbench: a load generator for wsserver's strip and chat services. See wsbench(1).
 #include <signal.h>
 
 #include <cstdio>
 
+#include "chat_report.hpp"
+#include "chat_run.hpp"
 #include "engine.hpp"
 #include "exit_status.hpp"
+#include "fd_limit.hpp"
 #include "options.hpp"
 #include "payload.hpp"
 #include "ready.hpp"
@@ -16,6 +19,7 @@ using namespace wsbench;
 namespace {
 
 constexpr size_t distinct_messages = 251;  // prime: connections do not fall into step
+constexpr long spare_descriptors = 64;     // stdio, epoll instances, what libc opens
 
 extern "C" void on_interrupt(int) { request_stop(); }
 
@@ -40,6 +44,17 @@ int run_ready(const Options& options, const Target& target) {
   ReadyResult result = wait_ready(options, target);
   print_ready(options, target, result);
   return result.answered ? exit_status::ok : exit_status::errors;
+}
+
+int run_chat_mode(const Options& options, const Target& target) {
+  ChatResult result = run_chat(options, target);
+  if (!result.error.empty()) {
+    std::fprintf(stderr, "wsbench: %s\n", result.error.c_str());
+    return exit_status::os_error;
+  }
+  if (options.json) print_chat_json(options, target, result);
+  else print_chat_report(options, target, result);
+  return result.joined && result.errors() == 0 ? exit_status::ok : exit_status::errors;
 }
 
 int run_load(const Options& options, const Target& target) {
@@ -75,6 +90,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wsbench: %s\n", error.c_str());
     return exit_status::usage;
   }
+  if (!ensure_fd_limit(options.connections + spare_descriptors, &error)) {
+    std::fprintf(stderr, "wsbench: %s\n", error.c_str());
+    return exit_status::os_error;
+  }
   if (options.mode == Mode::ready) return run_ready(options, *target);
+  if (options.mode == Mode::chat) return run_chat_mode(options, *target);
   return run_load(options, *target);
 }

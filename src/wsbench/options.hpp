@@ -8,7 +8,7 @@
 
 namespace wsbench {
 
-enum class Mode { pingpong, connrate, bulk, ready };
+enum class Mode { pingpong, connrate, bulk, ready, chat, hold };
 const char* mode_name(Mode mode);
 
 struct Options {
@@ -19,7 +19,7 @@ struct Options {
   int connections = 1;
   size_t size = 64;            // pingpong and connrate message bytes
   uint64_t bulk_mib = 64;      // bulk message MiB
-  long long count = 0;         // messages, connections or bulk messages in all
+  long long count = 0;         // messages, connections or bulk messages in all; chat: per client
   double duration = 0;         // seconds; 0 = run by count
   double deadline = 0;         // hard limit in seconds, drain included
   int threads = 0;             // 0 = one per CPU, at most one per connection
@@ -28,6 +28,9 @@ struct Options {
   uint64_t seed = 1;
   double since = 0;            // ready: epoch seconds the measured wait began
   int kill_pid = 0;            // ready: SIGKILL this process, then time from there
+  int window = 8;              // chat: a client's messages not yet delivered to every other
+  double rate = 0;             // chat: messages per second per client; 0 = as the window allows
+  std::string reply_terminator = "nul";  // chat: what the server ends deliveries with
 };
 
 // The parsed options, or the exit status to leave with (after printing help,

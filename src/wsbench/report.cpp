@@ -12,10 +12,12 @@ constexpr double progress_after_seconds = 2;
 
 const char* unit_of(Mode mode) {
   switch (mode) {
-    case Mode::connrate: return "connections/s";
+    case Mode::connrate:
+    case Mode::hold: return "connections/s";
     case Mode::bulk: return "MiB/s";
     case Mode::pingpong:
-    case Mode::ready: break;
+    case Mode::ready:
+    case Mode::chat: break;
   }
   return "messages/s";
 }
@@ -23,9 +25,11 @@ const char* unit_of(Mode mode) {
 const char* noun_of(Mode mode) {
   switch (mode) {
     case Mode::connrate: return "connections";
+    case Mode::hold: return "held connections answered";
     case Mode::bulk: return "bulk messages";
     case Mode::pingpong:
-    case Mode::ready: break;
+    case Mode::ready:
+    case Mode::chat: break;
   }
   return "messages";
 }
@@ -42,6 +46,14 @@ double rate_of(const RunShape& shape, const RunResult& r) {
 
 double us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
+std::string describe_size(const RunShape& shape) {
+  const Options& o = *shape.options;
+  if (o.mode == Mode::bulk) return std::to_string(o.bulk_mib) + " MiB messages";
+  return std::to_string(o.size) + "-byte messages";
+}
+
+}  // namespace
+
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -55,14 +67,6 @@ std::string json_string(const std::string& s) {
   }
   return out + "\"";
 }
-
-std::string describe_size(const RunShape& shape) {
-  const Options& o = *shape.options;
-  if (o.mode == Mode::bulk) return std::to_string(o.bulk_mib) + " MiB messages";
-  return std::to_string(o.size) + "-byte messages";
-}
-
-}  // namespace
 
 void print_report(const RunShape& shape, const RunResult& r) {
   const Options& o = *shape.options;

@@ -18,6 +18,9 @@ struct RunShape {
   uint64_t message_bytes;  // bytes on the wire per message
 };
 
+// `s` as a JSON string, quotes included.
+std::string json_string(const std::string& s);
+
 void print_report(const RunShape& shape, const RunResult& result);
 void print_json(const RunShape& shape, const RunResult& result);
 void print_ready(const Options& options, const Target& target, const ReadyResult& result);
