@@ -18,6 +18,8 @@ namespace {
 constexpr int linger_ms = 1000;
 constexpr int auth_failure_delay_ms = 1000;
 constexpr int max_auth_failures = 3;
+// How long a cut chat client has to make room for the notice saying why.
+constexpr int too_slow_notice_wait_ms = 1000;
 
 bool stop_now() { return signals::peek(SIGTERM); }
 
@@ -131,6 +133,7 @@ class Conversation {
       if (n > 0) {
         totals_->out += static_cast<uint64_t>(n);
         c_.slot->add_traffic(0, static_cast<uint64_t>(n));
+        at_boundary_ = pending_[static_cast<size_t>(n) - 1] == terminator_end();
         pending_.erase(0, static_cast<size_t>(n));
         continue;
       }
@@ -213,6 +216,32 @@ class Conversation {
     (void)ignored;
   }
 
+  // Empties pending_ but for the rest of a message whose start was sent:
+  // the client must never see half a message.
+  void drop_whole_messages() {
+    if (!pending_.empty() && !at_boundary_) {
+      size_t end = pending_.find(terminator_end());
+      pending_.resize(end == std::string::npos ? pending_.size() : end + 1);
+    } else {
+      pending_.clear();
+    }
+  }
+
+  // Messages never hold a terminator byte, so the first one in pending_
+  // ends the message it belongs to.
+  char terminator_end() const { return terminator_bytes(c_.config->reply_terminator).back(); }
+
+  // Sends pending_ as room appears, for at most wait_ms (best effort: the
+  // connection is being closed either way).
+  void flush_waiting(int wait_ms) {
+    int64_t deadline = monotonic_ms() + wait_ms;
+    while (!pending_.empty() && send_pending()) {
+      int64_t left = deadline - monotonic_ms();
+      pollfd p{fd_, POLLOUT, 0};
+      if (left <= 0 || poll(&p, 1, static_cast<int>(left)) != 1) break;
+    }
+  }
+
   void end(CloseReason reason) {
     switch (reason) {
       case CloseReason::shutdown:
@@ -230,8 +259,13 @@ class Conversation {
         return;
       case CloseReason::too_slow:
         log::info("closed a chat client that read too slowly (chat_backlog %lld bytes)", c_.config->chat_backlog);
-        send_notice("ERR too slow");
-        close_lingering(fd_, 0);
+        // Its queue is dropped; the notice goes behind what the kernel holds
+        // already, if the client makes room within a second, so a client that
+        // reads again learns why it was cut.
+        drop_whole_messages();
+        session_.notice("ERR too slow", pending_);
+        flush_waiting(too_slow_notice_wait_ms);
+        close_lingering(fd_, linger_ms);
         return;
       default:
         close(fd_);
@@ -243,6 +277,7 @@ class Conversation {
   ConnectionTotals* totals_;
   Session session_;
   std::string pending_;  // pushed output and replies not yet taken by the socket
+  bool at_boundary_ = true;  // what was sent so far ends with a whole message
 };
 
 }  // namespace
