@@ -146,6 +146,16 @@ $(BUILD)/unit-tests: $(BUILD)/obj/test/valgrind/vg_log.o
 valgrind: $(BUILD)/wsserver $(BUILD)/integration-tests $(BUILD)/vg-check $(BUILD)/.test-deps-ok $(BUILD)/.valgrind-deps-ok
 	@test/valgrind/run-valgrind $(BUILD)
 
+SOAK_SECONDS ?= 60
+SOAK_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/soak/*.cpp)) \
+  $(patsubst %,$(BUILD)/obj/test/support/%.o,proc proc_fds fd_audit status_json)
+.PHONY: soak
+
+$(BUILD)/wsserver-soak: $(SOAK_OBJ) $(LIB_OBJ)
+	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
+
+soak: $(BUILD)/wsserver $(BUILD)/wsserver-soak
+	$(BUILD)/wsserver-soak --wsserver $(BUILD)/wsserver --dir $(BUILD)/soak --seconds $(SOAK_SECONDS)
 # ---- end of Hardening -------------------------------------------------------
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
