@@ -3,7 +3,8 @@
 // other member must receive intact, in order, in one global order (one
 // member may send an oversized message and get ERR message too long; one
 // may end with an unterminated message and a half-close); a sleeper that
-// never reads (chat_backlog cuts it); a client that talks and resets.
+// never reads (chat_backlog cuts it); a client that talks and resets; a
+// client that sends more than chat_backlog at once (and is not cut for it).
 #pragma once
 
 #include <vector>
@@ -18,6 +19,8 @@ struct ChatTargets {
   int server = 0;  // the ledger's index of the chat server
   std::vector<Endpoint> streams;
   size_t max_message = 4096;
+  size_t backlog = 32768;  // chat_backlog
+  std::string access_log;  // the server's, to tell its own cuts (too-slow) apart
 };
 
 void run_chat_client(const ChatTargets& targets, Ledger& ledger, Rng& rng);

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <sstream>
 
+#include "access_log.hpp"
+
 namespace soak {
 namespace {
 
@@ -110,6 +112,10 @@ void ChatGroup::on_line(Member& m, const std::string& line) {
     m.rejected = true;
     return;
   }
+  if (line == "ERR too slow") {
+    fail_group("chat: a member that reads was cut as too slow", where);
+    return;
+  }
   if (line == "ERR message too long") {
     if (m.oversize_at < 0 || ++m.too_long_replies > 1) fail_group("chat: unexpected ERR message too long", where);
     return;
@@ -169,7 +175,16 @@ bool ChatGroup::done(const Member& m) const {
   return heard_all_messages(m);
 }
 
-void ChatGroup::fail_group(const std::string& cause, const std::string& detail) {
+// The server cut this member at chat_backlog: the soak's thread fell a
+// backlog behind a burst, which the service allows (and the notice saying
+// so was lost in the member's full buffers).
+bool ChatGroup::cut_at_backlog(const Member& m) const {
+  auto now = std::chrono::system_clock::now();
+  auto opened = now - std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - m.conn->opened());
+  return access_log_has(t_.access_log, m.conn->key(), "too-slow", opened - 1s, now + 1s);
+}
+
+void ChatGroup::fail_group(const std::string& cause, const std::string& detail, const Member* failed) {
   if (aborted_) return;
   aborted_ = true;
   // A member whose worker was killed explains everything that went wrong in its group.
@@ -180,7 +195,11 @@ void ChatGroup::fail_group(const std::string& cause, const std::string& detail) 
       return;
     }
   }
-  ledger_.fail(cause, detail);
+  if (failed && cut_at_backlog(*failed)) {
+    ledger_.excuse("chat: a group member fell chat_backlog behind and was cut");
+  } else {
+    ledger_.fail(cause, detail);
+  }
   for (auto& x : members_) x.conn.reset();
 }
 
@@ -249,7 +268,8 @@ void ChatGroup::run_members() {
       if (m.failed != End::none || (m.eof && !m.closing)) {
         fail_group(std::string("chat: ") + end_name(m.failed != End::none ? m.failed : End::eof),
                    "group " + tag() + " member " + std::to_string(m.index) + " from " +
-                       (m.conn->key().tcp.empty() ? "unix" : m.conn->key().tcp));
+                       (m.conn->key().tcp.empty() ? "unix" : m.conn->key().tcp),
+                   &m);
         return;
       }
     }

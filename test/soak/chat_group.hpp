@@ -51,7 +51,9 @@ class ChatGroup {
   bool done(const Member& m) const;
   bool heard_everything(const Member& m) const;
   void finish();
-  void fail_group(const std::string& cause, const std::string& detail);
+  // `failed`: the member whose connection broke, if one did.
+  void fail_group(const std::string& cause, const std::string& detail, const Member* failed = nullptr);
+  bool cut_at_backlog(const Member& m) const;
   std::string payload(int sender, int number) const;
   std::string tag() const { return std::to_string(id_); }
 

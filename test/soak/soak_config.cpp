@@ -24,7 +24,8 @@ std::vector<std::string> chat_config_variants() {
                        "max_workers = 8\n"
                        "overflow = reject\n"
                        "max_message = " + std::to_string(chat_max_message) + "\n"
-                       "chat_backlog = 131072\n";
+                       "chat_backlog = " + std::to_string(chat_backlog) + "\n"
+                       "access_log = \"{dir}/chat-access.log\"\n";
   return {common + "workers = 6\n", common + "workers = 8\n"};
 }
 

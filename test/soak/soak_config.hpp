@@ -19,5 +19,8 @@ inline constexpr size_t strip_udp_listener_index = 1;
 // (the master's hand-off path), a small chat_backlog (slow readers are cut).
 std::vector<std::string> chat_config_variants();
 inline constexpr size_t chat_max_message = 4096;
+// Under the 64 KiB a worker reads at once, so that one read can hold more
+// of a client's own messages than its backlog (chat_client.hpp's burster).
+inline constexpr size_t chat_backlog = 32768;
 
 }  // namespace soak

@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
     bool udp = l == strip_server.listeners().at(strip_udp_listener_index);
     (udp ? strip.datagrams : strip.streams).push_back(endpoint_of(l, udp ? Endpoint::udp : Endpoint::tcp));
   }
-  ChatTargets chat{1, {}, chat_max_message};
+  ChatTargets chat{1, {}, chat_max_message, chat_backlog, chat_server.access_log_path()};
   for (const auto& l : chat_server.listeners()) chat.streams.push_back(endpoint_of(l, Endpoint::tcp));
 
   Ledger ledger;
