@@ -143,7 +143,8 @@ $(BUILD)/vg-check: $(VG_CHECK_OBJ)
 # The unit tests also check how vg-check reads a log.
 $(BUILD)/unit-tests: $(BUILD)/obj/test/valgrind/vg_log.o
 
-valgrind: $(BUILD)/wsserver $(BUILD)/integration-tests $(BUILD)/vg-check $(BUILD)/.test-deps-ok $(BUILD)/.valgrind-deps-ok
+valgrind: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/integration-tests $(BUILD)/vg-check $(BUILD)/.test-deps-ok \
+  $(BUILD)/.valgrind-deps-ok
 	@test/valgrind/run-valgrind $(BUILD)
 
 SOAK_SECONDS ?= 60
