@@ -146,5 +146,38 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
+# ---- Hardening (branch soak): make valgrind, make soak ----------------------
+#   make valgrind   integration tests with every wsserver process under
+#                   valgrind memcheck; build/vg-check then judges each log
+#   make soak       SOAK_SECONDS (60) of mixed load and chaos (test/soak/)
+VALGRIND_PACKAGES = valgrind
+VG_CHECK_OBJ = $(BUILD)/obj/test/valgrind/vg_check.o $(BUILD)/obj/test/valgrind/vg_log.o
+.PHONY: valgrind
+
+$(BUILD)/.valgrind-deps-ok: Makefile
+	$(call need_packages,$(VALGRIND_PACKAGES))
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/vg-check: $(VG_CHECK_OBJ)
+	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
+
+# The unit tests also check how vg-check reads a log.
+$(BUILD)/unit-tests: $(BUILD)/obj/test/valgrind/vg_log.o
+
+valgrind: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/integration-tests $(BUILD)/vg-check $(BUILD)/.test-deps-ok \
+  $(BUILD)/.valgrind-deps-ok
+	@test/valgrind/run-valgrind $(BUILD)
+
+SOAK_SECONDS ?= 60
+SOAK_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/soak/*.cpp)) \
+  $(patsubst %,$(BUILD)/obj/test/support/%.o,proc proc_fds fd_audit status_json)
+.PHONY: soak
+
+$(BUILD)/wsserver-soak: $(SOAK_OBJ) $(LIB_OBJ)
+	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
+
+soak: $(BUILD)/wsserver $(BUILD)/wsserver-soak
+	$(BUILD)/wsserver-soak --wsserver $(BUILD)/wsserver --dir $(BUILD)/soak --seconds $(SOAK_SECONDS)
+# ---- end of Hardening -------------------------------------------------------
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -25,13 +25,21 @@ class ChatService : public Service {
     cursor_ = ring_.join();
   }
   Collected collect(std::string& out, size_t room) override {
-    auto r = ring_.read(cursor_, room, [&](uint64_t sender, std::string_view message) {
-      if (sender == client_id_) return;  // the sender gets no copy
-      out.append(message);
-      out.append(terminator_);
-    });
-    if (r.status == ChatRing::ReadStatus::overrun) return Collected::overrun;
-    return r.more ? Collected::more : Collected::all;
+    // The ring counts every message against the room, the client's own too,
+    // which it is never sent: read on until what it is sent fills the room,
+    // or "more" would say something waits for a client that has nothing.
+    size_t start = out.size();
+    for (;;) {
+      size_t added = out.size() - start;
+      auto r = ring_.read(cursor_, room > added ? room - added : 0, [&](uint64_t sender, std::string_view message) {
+        if (sender == client_id_) return;  // the sender gets no copy
+        out.append(message);
+        out.append(terminator_);
+      });
+      if (r.status == ChatRing::ReadStatus::overrun) return Collected::overrun;
+      if (!r.more) return Collected::all;
+      if (out.size() - start >= room) return Collected::more;
+    }
   }
   bool prepare_wait() override { return ring_.prepare_wait(slot_, cursor_); }
   void finish_wait() override { ring_.finish_wait(slot_); }

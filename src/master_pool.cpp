@@ -153,6 +153,11 @@ std::vector<int> Master::master_only_fds() const {
   }
   if (daemon::readiness_fd() >= 0) fds.push_back(daemon::readiness_fd());
   fds.push_back(handoff_.master_end.get());
+  // With overflow = queue the master never hands a client over.
+  if (config_.overflow != Overflow::reject) fds.push_back(handoff_.worker_end.get());
+  // A waiting client belongs to the worker it is handed to, not to every
+  // worker forked meanwhile (a copy would keep its connection open).
+  for (const auto& waiting : overflow_) fds.push_back(waiting.client.get());
   return fds;
 }
 

@@ -25,9 +25,9 @@ std::vector<std::string> stat_fields(int pid) {
   return fields;
 }
 
-}  // namespace
-
-std::vector<int> children_of(int pid) {
+// Children of `pid` whose state passes `keep`.
+template <typename Keep>
+std::vector<int> children_where(int pid, Keep keep) {
   std::vector<int> out;
   DIR* d = opendir("/proc");
   if (!d) return out;
@@ -35,10 +35,20 @@ std::vector<int> children_of(int pid) {
     int p = std::atoi(e->d_name);
     if (p <= 0) continue;
     auto f = stat_fields(p);
-    if (f.size() > 1 && f[0] != "Z" && f[0] != "X" && std::atoi(f[1].c_str()) == pid) out.push_back(p);
+    if (f.size() > 1 && keep(f[0]) && std::atoi(f[1].c_str()) == pid) out.push_back(p);
   }
   closedir(d);
   return out;
+}
+
+}  // namespace
+
+std::vector<int> children_of(int pid) {
+  return children_where(pid, [](const std::string& state) { return state != "Z" && state != "X"; });
+}
+
+std::vector<int> zombie_children_of(int pid) {
+  return children_where(pid, [](const std::string& state) { return state == "Z"; });
 }
 
 bool is_zombie(int pid) {

@@ -8,6 +8,8 @@ namespace test {
 
 // Live (not zombie) children of `pid`.
 std::vector<int> children_of(int pid);
+// Children of `pid` that died and are not reaped yet.
+std::vector<int> zombie_children_of(int pid);
 bool alive(int pid);
 bool is_zombie(int pid);
 // A field of /proc/PID/status in KiB (VmHWM, VmRSS...), or -1.
