@@ -2,8 +2,11 @@
 
 #include <signal.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "wsserver/control.hpp"
@@ -16,9 +19,21 @@ namespace {
 // LSB: the status of the service is unknown (running, but not answering).
 constexpr int status_unknown = 4;
 
-bool wait_until_gone(const std::string& pid_file, int seconds) {
+// True once `pid` has exited, even if its parent has not reaped it yet.
+bool exited(int pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  size_t close = line.rfind(')');
+  return close == std::string::npos || (close + 2 < line.size() && (line[close + 2] == 'Z' || line[close + 2] == 'X'));
+}
+
+// Gone means the process itself, not only its pid file: the master removes
+// the file a moment before it exits.
+bool wait_until_gone(const std::string& pid_file, int pid, int seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (running_master(pid_file) != 0) {
+  while (running_master(pid_file) != 0 || !exited(pid)) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -58,7 +73,7 @@ int act_on_master(const Options& o) {
   }
   // A graceful stop may take graceful_timeout; a fast one a few seconds.
   int limit = (action == "quit" ? o.config.graceful_timeout : 0) + 10;
-  if (!wait_until_gone(o.config.pid_file, limit)) {
+  if (!wait_until_gone(o.config.pid_file, pid, limit)) {
     std::fprintf(stderr, "wsserver: pid %d still running after %d s\n", pid, limit);
     return exit_code::failure;
   }
