@@ -3,6 +3,8 @@
 #   make run      run it in the foreground on port 9000 (files under build/run/)
 #   make test     build and run every test; ends with "tests: N passed, M failed"
 #   make bench    wsserver against a reference server, same scenarios (< 5 min)
+#   make asan     every test against an AddressSanitizer + UBSan build (build/asan/)
+#   make fuzz     libFuzzer targets for FUZZ_SECONDS each (build/fuzz/)
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
 #   make clean
 
@@ -125,5 +127,48 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
+# ---- Hardening: sanitizers (make asan) and fuzzing (make fuzz) ----
+# Both build with clang: libFuzzer comes with it, and clang links the ASan
+# runtime into the executable, so the one test that preloads fail-epoll.so
+# still works (g++'s shared libasan refuses to start unless it comes first in
+# the library list).
+SANITIZER_PACKAGES = clang libclang-rt-dev
+SANITIZER_CXX = clang++
+ASAN_BUILD = build/asan
+# _GLIBCXX_ASSERTIONS checks what ASan cannot see: an index past a string's
+# size but inside its capacity.
+ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -D_GLIBCXX_ASSERTIONS
+ASAN_REPORTS = $(CURDIR)/$(ASAN_BUILD)/reports
+# Reports go to files, not stderr: a worker's stderr is the server log of an
+# integration test, kept in a temporary directory that the test deletes. Every
+# report aborts its process, and any file under reports/ fails the run.
+# detect_leaks: the master and the one-shot commands (-t, -s) end with exit(),
+# where LeakSanitizer checks; workers end with _exit(), which skips it, so a
+# sanitized worker runs the check itself before it leaves (src/worker.cpp).
+# The reports directory is world-writable: workers may run as nobody.
+ASAN_ENV = ASAN_OPTIONS=log_path=$(ASAN_REPORTS)/report:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1 \
+  UBSAN_OPTIONS=log_path=$(ASAN_REPORTS)/report:halt_on_error=1:print_stacktrace=1
+
+.PHONY: asan
+# Objects built with other flags are thrown away, so a flag change is not half applied.
+$(ASAN_BUILD)/flags: FORCE
+	@mkdir -p $(@D); echo '$(SANITIZER_CXX) $(ASAN_FLAGS)' | cmp -s - $@ || \
+	  { rm -rf $(@D)/obj; echo '$(SANITIZER_CXX) $(ASAN_FLAGS)' > $@; }
+
+asan: $(ASAN_BUILD)/flags
+	$(call need_packages,$(SANITIZER_PACKAGES))
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(ASAN_FLAGS)' \
+	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so .test-deps-ok)
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS) && chmod 1777 $(ASAN_REPORTS)
+	@$(ASAN_ENV) WSSERVER=$(CURDIR)/$(ASAN_BUILD)/wsserver WSBENCH=$(CURDIR)/$(ASAN_BUILD)/wsbench \
+	  TEST_LOGS=$(ASAN_BUILD)/test-logs test/run-tests $(ASAN_BUILD)/unit-tests $(ASAN_BUILD)/integration-tests; \
+	rc=$$?; reports=$$(find $(ASAN_REPORTS) -type f | sort); \
+	if [ -n "$$reports" ]; then \
+	  for r in $$reports; do echo "---- sanitizer report $$r"; cat "$$r"; done; \
+	  echo "asan: $$(echo "$$reports" | wc -l) sanitizer report(s) in $(ASAN_BUILD)/reports/"; exit 1; \
+	fi; \
+	echo "asan: no sanitizer report"; exit $$rc
+# ---- end of hardening ----
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
