@@ -169,6 +169,42 @@ asan: $(ASAN_BUILD)/flags
 	  echo "asan: $$(echo "$$reports" | wc -l) sanitizer report(s) in $(ASAN_BUILD)/reports/"; exit 1; \
 	fi; \
 	echo "asan: no sanitizer report"; exit $$rc
+# libFuzzer targets, test/fuzz/*_fuzz.cpp: each runs FUZZ_SECONDS from the
+# seeds committed in test/fuzz/corpus/NAME/; what it learns goes to
+# build/fuzz/corpus/NAME/ and what it breaks to build/fuzz/artifacts/.
+FUZZ_BUILD = build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = $(patsubst test/fuzz/%_fuzz.cpp,%,$(wildcard test/fuzz/*_fuzz.cpp))
+FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+  -D_GLIBCXX_ASSERTIONS
+
+.PHONY: fuzz
+$(FUZZ_BUILD)/flags: FORCE
+	@mkdir -p $(@D); echo '$(SANITIZER_CXX) $(FUZZ_FLAGS)' | cmp -s - $@ || \
+	  { rm -rf $(@D)/obj; echo '$(SANITIZER_CXX) $(FUZZ_FLAGS)' > $@; }
+
+$(BUILD)/fuzz-%: $(BUILD)/obj/test/fuzz/%_fuzz.o $(LIB_OBJ)
+	$(CXX) $(ALL_CXXFLAGS) -fsanitize=fuzzer $^ -o $@
+
+# -timeout: an input that takes 10 s is a hang. Every target runs, then
+# any failure fails the whole; a target's output is in build/fuzz/NAME.log.
+fuzz: $(FUZZ_BUILD)/flags
+	$(call need_packages,$(SANITIZER_PACKAGES))
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(FUZZ_FLAGS)' \
+	  $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
+	@passed=0; failed=0; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
+	  if $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	       -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- $(FUZZ_BUILD)/corpus/$$t test/fuzz/corpus/$$t \
+	       >$(FUZZ_BUILD)/$$t.log 2>&1; then \
+	    passed=$$((passed + 1)); \
+	    echo "pass $$t: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(FUZZ_BUILD)/$$t.log | grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, corpus $$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l) files"; \
+	  else \
+	    failed=$$((failed + 1)); echo "---- FAILED: $$t (log: $(FUZZ_BUILD)/$$t.log)"; tail -n 60 $(FUZZ_BUILD)/$$t.log; \
+	  fi; \
+	done; \
+	echo "fuzz: $$passed passed, $$failed failed"; [ $$failed = 0 ]
 # ---- end of hardening ----
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
