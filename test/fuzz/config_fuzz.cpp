@@ -2,6 +2,8 @@
 // Whatever a config file holds, `wsserver -c FILE` must not crash or hang:
 // it either proceeds with a config that validates, or refuses with exit
 // status 78 and a message that names the file (SPEC sections 4 and 5).
+// What it proceeds with holds no NUL byte in any string: paths, names and
+// addresses all end up in C calls that would stop there.
 //
 // Input: the file's bytes.
 #include <fcntl.h>
@@ -34,6 +36,17 @@ void write_file(const std::string& path, const uint8_t* data, size_t size) {
   close(fd);
 }
 
+bool c_string(const std::string& s) { return s.find('\0') == std::string::npos; }
+
+bool no_nul_anywhere(const ws::Config& c) {
+  for (const auto* list : {&c.listen, &c.allow, &c.deny})
+    for (const auto& s : *list)
+      if (!c_string(s)) return false;
+  for (const auto* s : {&c.auth_file, &c.user, &c.group, &c.pid_file, &c.control_socket, &c.log_file, &c.access_log})
+    if (!c_string(*s)) return false;
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -44,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (outcome.proceed) {
     FUZZ_CHECK(outcome.options.config_path == path);
     FUZZ_CHECK(ws::validate(outcome.options.config, nullptr));
+    FUZZ_CHECK(no_nul_anywhere(outcome.options.config));
   } else {
     FUZZ_CHECK(outcome.exit_code == ws::exit_code::config);
     FUZZ_CHECK(outcome.message.find(path) != std::string::npos);
