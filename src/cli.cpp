@@ -47,6 +47,9 @@ class LineTrackingConfig : public CLI::ConfigTOML {
       if (line.empty() || line[0] == '#' || line[0] == ';') continue;
       if (line[0] == '[') throw FileProblem(n, "", "sections are not supported: write key = value");
       if (line.find('=') == std::string_view::npos) throw FileProblem(n, "", "expected key = value");
+      // Values become paths, names and addresses for C calls, which would
+      // stop at a NUL and use a shorter one than the file shows.
+      if (line.find('\0') != std::string_view::npos) throw FileProblem(n, "", "a NUL byte in the line");
       std::istringstream one(text);
       for (auto& item : CLI::ConfigTOML::from_config(one)) add(items, std::move(item), n);
     }
