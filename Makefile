@@ -183,6 +183,9 @@ $(FUZZ_BUILD)/flags: FORCE
 	@mkdir -p $(@D); echo '$(SANITIZER_CXX) $(FUZZ_FLAGS)' | cmp -s - $@ || \
 	  { rm -rf $(@D)/obj; echo '$(SANITIZER_CXX) $(FUZZ_FLAGS)' > $@; }
 
+# Kept, though only a chain of pattern rules builds them, so that make does
+# not delete and rebuild them every time.
+.SECONDARY: $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/fuzz/*_fuzz.cpp))
 $(BUILD)/fuzz-%: $(BUILD)/obj/test/fuzz/%_fuzz.o $(LIB_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) -fsanitize=fuzzer $^ -o $@
 
