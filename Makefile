@@ -3,8 +3,6 @@
 #   make run      run it in the foreground on port 9000 (files under build/run/)
 #   make test     build and run every test; ends with "tests: N passed, M failed"
 #   make bench    wsserver against a reference server, same scenarios (< 5 min)
-#   make asan     every test against an AddressSanitizer + UBSan build (build/asan/)
-#   make fuzz     libFuzzer targets for FUZZ_SECONDS each (build/fuzz/)
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
 #   make clean
 
@@ -128,6 +126,8 @@ clean:
 	rm -rf $(BUILD)
 
 # ---- Hardening: sanitizers (make asan) and fuzzing (make fuzz) ----
+#   make asan     every test against an AddressSanitizer + UBSan build (build/asan/)
+#   make fuzz     each libFuzzer target for FUZZ_SECONDS (build/fuzz/)
 # Both build with clang: libFuzzer comes with it, and clang links the ASan
 # runtime into the executable, so the one test that preloads fail-epoll.so
 # still works (g++'s shared libasan refuses to start unless it comes first in
@@ -169,6 +169,7 @@ asan: $(ASAN_BUILD)/flags
 	  echo "asan: $$(echo "$$reports" | wc -l) sanitizer report(s) in $(ASAN_BUILD)/reports/"; exit 1; \
 	fi; \
 	echo "asan: no sanitizer report"; exit $$rc
+
 # libFuzzer targets, test/fuzz/*_fuzz.cpp: each runs FUZZ_SECONDS from the
 # seeds committed in test/fuzz/corpus/NAME/; what it learns goes to
 # build/fuzz/corpus/NAME/ and what it breaks to build/fuzz/artifacts/.
