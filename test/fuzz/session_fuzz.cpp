@@ -16,6 +16,7 @@
 // stream the client sends before it closes.
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
