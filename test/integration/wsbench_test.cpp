@@ -85,14 +85,18 @@ TEST_CASE("wsbench counts refused connections as errors") {
 
 TEST_CASE("wsbench reports connections still unanswered at its deadline") {
   // One worker: the second connection waits in the backlog while the first
-  // keeps it busy, so at the deadline both have a message out.
+  // keeps it busy, so at the deadline the second always has a message out.
+  // The first usually has one too, but if wsbench's thread is descheduled
+  // across the deadline (seen under make asan) its reply is in by the time
+  // the thread looks, and rightly counts as answered.
   Server server({"--workers", "1"});
   std::vector<std::string> argv{test::wsbench_binary(), "-p", std::to_string(server.port()), "--json", "pingpong",
                                 "-c", "2", "-n", "1000000000", "--deadline", "0.5"};
   ProgramResult r = test::run_program(argv);
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   CHECK(r.status == 1);
-  CHECK(json_number(r.out, "unanswered") == 2);
+  CHECK(json_number(r.out, "unanswered") >= 1);
+  CHECK(json_number(r.out, "unanswered") <= 2);
   CHECK(json_number(r.out, "errors") == 0);
   CHECK(json_number(r.out, "completed") > 0);
 }
