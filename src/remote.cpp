@@ -2,8 +2,11 @@
 
 #include <signal.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "wsserver/control.hpp"
@@ -16,9 +19,24 @@ namespace {
 // LSB: the status of the service is unknown (running, but not answering).
 constexpr int status_unknown = 4;
 
-bool wait_until_gone(const std::string& pid_file, int seconds) {
+// A zombie has exited too: it holds no descriptor and no port, and its
+// parent (init, a service manager) reaps it when it likes.
+bool exited(int pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t name_end = stat.rfind(')');  // the state follows the command name, which may hold anything
+  return name_end != std::string::npos && name_end + 2 < stat.size() &&
+         (stat[name_end + 2] == 'Z' || stat[name_end + 2] == 'X');
+}
+
+// The master removes its pid file first and closes its listeners only as it
+// returns from main() (a sanitized build then checks for leaks too), so a
+// restart right after a gone pid file could find the port still taken. Waits
+// for the process itself.
+bool wait_until_gone(int pid, int seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (running_master(pid_file) != 0) {
+  while (!exited(pid)) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -58,7 +76,7 @@ int act_on_master(const Options& o) {
   }
   // A graceful stop may take graceful_timeout; a fast one a few seconds.
   int limit = (action == "quit" ? o.config.graceful_timeout : 0) + 10;
-  if (!wait_until_gone(o.config.pid_file, limit)) {
+  if (!wait_until_gone(pid, limit)) {
     std::fprintf(stderr, "wsserver: pid %d still running after %d s\n", pid, limit);
     return exit_code::failure;
   }
