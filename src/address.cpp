@@ -59,6 +59,9 @@ std::optional<ListenAddress> parse_inet(std::string_view whole, std::string_view
 }  // namespace
 
 std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* error) {
+  // The host or path goes to C calls (inet_pton, bind) that would stop at
+  // a NUL and quietly use a shorter address than the one configured.
+  if (text.find('\0') != std::string_view::npos) return fail(error, text, "holds a NUL byte");
   ListenAddress out;
   out.text = std::string(text);
   if (text.rfind("unix:", 0) == 0) {

@@ -36,6 +36,8 @@ void clear_host_bits(Cidr& c) {
 }  // namespace
 
 std::optional<Cidr> parse_cidr(std::string_view text, std::string* error) {
+  // inet_pton() would stop at a NUL and read a different range than written.
+  if (text.find('\0') != std::string_view::npos) return fail(error, text, "holds a NUL byte");
   std::string_view addr = text, bits;
   if (size_t slash = text.find('/'); slash != std::string_view::npos) {
     addr = text.substr(0, slash);

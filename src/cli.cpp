@@ -47,6 +47,9 @@ class LineTrackingConfig : public CLI::ConfigTOML {
       if (line.empty() || line[0] == '#' || line[0] == ';') continue;
       if (line[0] == '[') throw FileProblem(n, "", "sections are not supported: write key = value");
       if (line.find('=') == std::string_view::npos) throw FileProblem(n, "", "expected key = value");
+      // Values become paths, names and addresses for C calls, which would
+      // stop at a NUL and use a shorter one than the file shows.
+      if (line.find('\0') != std::string_view::npos) throw FileProblem(n, "", "a NUL byte in the line");
       std::istringstream one(text);
       for (auto& item : CLI::ConfigTOML::from_config(one)) add(items, std::move(item), n);
     }
@@ -149,6 +152,17 @@ CliOutcome key_error(const std::vector<std::string>& args, const std::string& fi
   return stop(exit_code::config, file + ":" + std::to_string(line->second) + ": " + key + ": " + why);
 }
 
+// A check between two keys blames the one that was set, on the command line
+// or in the file: a default is nobody's mistake. (max_workers = 2 in a file,
+// with workers at its default 5, is an error in that file, not a bad
+// command line.)
+std::string blamed_key(const std::vector<std::string>& args, const LineTrackingConfig& lines,
+                       const ConfigProblem& problem) {
+  auto given = [&](const std::string& key) { return on_command_line(args, key) || lines.lines.count(key) > 0; };
+  if (!given(problem.key) && !problem.other_key.empty() && given(problem.other_key)) return problem.other_key;
+  return problem.key;
+}
+
 // CLI11 messages start with "--key: "; splits them into key and reason.
 bool split_option_message(const std::string& what, std::string* key, std::string* why) {
   if (what.rfind("--", 0) != 0) return false;
@@ -211,7 +225,8 @@ CliOutcome parse_command_line(const std::vector<std::string>& args, const std::s
   o.config_path = lines->lines.empty() && !std::ifstream(file) ? "" : file;
   apply_words(words, o.config);
   ConfigProblem problem;
-  if (!validate(o.config, &problem)) return key_error(args, file, *lines, problem.key, problem.message);
+  if (!validate(o.config, &problem))
+    return key_error(args, file, *lines, blamed_key(args, *lines, problem), problem.message);
   resolve_paths(o.config, as_root, cwd);
   CliOutcome out;
   out.proceed = true;

@@ -25,8 +25,8 @@ const char* service_name(ServiceKind s) {
 
 namespace {
 
-bool fail(ConfigProblem* problem, std::string key, std::string message) {
-  if (problem) *problem = {std::move(key), std::move(message)};
+bool fail(ConfigProblem* problem, std::string key, std::string message, std::string other_key = "") {
+  if (problem) *problem = {std::move(key), std::move(message), std::move(other_key)};
   return false;
 }
 
@@ -55,16 +55,19 @@ bool validate(const Config& c, ConfigProblem* problem) {
     has_udp = has_udp || address->transport == Transport::udp;
   }
   if (has_udp && !c.auth_file.empty())
-    return fail(problem, "auth_file", "authentication cannot be used with a udp: listener");
+    return fail(problem, "auth_file", "authentication cannot be used with a udp: listener", "listen");
   if (has_udp && c.service == ServiceKind::chat)
-    return fail(problem, "service", "chat needs stream listeners: a udp: listener has no connection to push to");
+    return fail(problem, "service", "chat needs stream listeners: a udp: listener has no connection to push to",
+                "listen");
   if (c.workers > c.max_workers)
-    return fail(problem, "workers", "workers (" + std::to_string(c.workers) + ") exceeds max_workers (" +
-                                        std::to_string(c.max_workers) + ")");
+    return fail(problem, "workers",
+                "workers (" + std::to_string(c.workers) + ") exceeds max_workers (" + std::to_string(c.max_workers) + ")",
+                "max_workers");
   if (c.min_spare > c.max_spare)
-    return fail(problem, "min_spare", "min_spare (" + std::to_string(c.min_spare) + ") exceeds max_spare (" +
-                                          std::to_string(c.max_spare) + ")");
-  if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too");
+    return fail(problem, "min_spare",
+                "min_spare (" + std::to_string(c.min_spare) + ") exceeds max_spare (" + std::to_string(c.max_spare) + ")",
+                "max_spare");
+  if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too", "user");
   return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem);
 }
 

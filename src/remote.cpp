@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <iterator>
 #include <thread>
 
 #include "wsserver/control.hpp"
@@ -19,21 +20,24 @@ namespace {
 // LSB: the status of the service is unknown (running, but not answering).
 constexpr int status_unknown = 4;
 
-// True once `pid` has exited, even if its parent has not reaped it yet.
+// A zombie has exited too: it holds no descriptor and no port, and its
+// parent (init, a service manager) reaps it when it likes.
 bool exited(int pid) {
-  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  size_t close = line.rfind(')');
-  return close == std::string::npos || (close + 2 < line.size() && (line[close + 2] == 'Z' || line[close + 2] == 'X'));
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t name_end = stat.rfind(')');  // the state follows the command name, which may hold anything
+  return name_end != std::string::npos && name_end + 2 < stat.size() &&
+         (stat[name_end + 2] == 'Z' || stat[name_end + 2] == 'X');
 }
 
-// Gone means the process itself, not only its pid file: the master removes
-// the file a moment before it exits.
-bool wait_until_gone(const std::string& pid_file, int pid, int seconds) {
+// The master removes its pid file first and closes its listeners only as it
+// returns from main() (a sanitized build then checks for leaks too), so a
+// restart right after a gone pid file could find the port still taken. Waits
+// for the process itself.
+bool wait_until_gone(int pid, int seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (running_master(pid_file) != 0 || !exited(pid)) {
+  while (!exited(pid)) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -73,7 +77,7 @@ int act_on_master(const Options& o) {
   }
   // A graceful stop may take graceful_timeout; a fast one a few seconds.
   int limit = (action == "quit" ? o.config.graceful_timeout : 0) + 10;
-  if (!wait_until_gone(o.config.pid_file, pid, limit)) {
+  if (!wait_until_gone(pid, limit)) {
     std::fprintf(stderr, "wsserver: pid %d still running after %d s\n", pid, limit);
     return exit_code::failure;
   }

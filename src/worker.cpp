@@ -22,6 +22,17 @@
 #include "wsserver/page_buffer.hpp"
 #include "wsserver/signals.hpp"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WSSERVER_LSAN 1
+#endif
+#elif defined(__SANITIZE_ADDRESS__)
+#define WSSERVER_LSAN 1
+#endif
+#ifdef WSSERVER_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 namespace ws {
 namespace {
 
@@ -40,6 +51,15 @@ const sigset_t worker_signals = signals::make_set({SIGQUIT, SIGUSR2, SIGTERM, SI
 const sigset_t client_signals = signals::make_set({SIGTERM, SIGUSR1});
 
 bool stop_now() { return signals::peek(SIGTERM); }
+
+// A worker ends with _exit(), which skips LeakSanitizer's check at exit. In a
+// sanitized build it checks here instead: a leak per client is the one a
+// worker that serves for days would suffer from.
+void check_leaks() {
+#ifdef WSSERVER_LSAN
+  __lsan_do_leak_check();
+#endif
+}
 
 uint16_t port_of(const sockaddr_storage& peer) {
   if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(peer).sin_port);
@@ -112,11 +132,13 @@ class Worker {
 
   [[noreturn]] void fail_setup(const std::string& why) {
     log::error("worker set-up failed: %s", why.c_str());
+    check_leaks();
     _exit(exit_code::worker_setup_failed);
   }
 
   [[noreturn]] void leave(int status) {
     slot_.set_state(WorkerState::exiting, wall_clock_ms());
+    check_leaks();
     // _exit: the master's atexit work (pid file removal) is not ours to do.
     _exit(status);
   }

@@ -50,10 +50,13 @@ struct Config {
 std::string_view terminator_bytes(Terminator t);
 const char* service_name(ServiceKind s);
 
-// A failed check: the key it concerns and why.
+// A failed check: the key it concerns and why. A check between two keys
+// (workers and max_workers) names the other one too, so that the error can
+// point at whichever of them was set.
 struct ConfigProblem {
   std::string key;
   std::string message;
+  std::string other_key;
 };
 
 // Checks what single-option validators cannot: relations between keys and

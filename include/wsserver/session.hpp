@@ -70,6 +70,9 @@ class Session {
   bool authenticated() const { return authenticated_; }
   // Bytes received since the last terminator (a message is in progress).
   bool in_message() const { return in_message_; }
+  // Bytes kept back for a possible command or a whole message; never more
+  // than max_message (the fuzzer checks that bound).
+  size_t held_bytes() const { return held_.size(); }
 
  private:
   void take_part(std::string_view part, std::string& out);

@@ -118,8 +118,9 @@ Server::Server(std::vector<std::string> args, const std::string& config) {
   }
   std::string log_file = flag_value(args, "--log_file");
   log_path_ = log_file.rfind("/", 0) == 0 && log_file.rfind("/dev/", 0) != 0 ? log_file : dir_.file("server.log");
-  std::string control = flag_value(args, "--control_socket");
-  if (control.empty()) control = pid_path_.substr(0, pid_path_.size() - 4) + ".sock";
+  control_path_ = flag_value(args, "--control_socket");
+  if (control_path_.empty()) control_path_ = pid_path_.substr(0, pid_path_.size() - 4) + ".sock";
+  const std::string& control = control_path_;
   full.insert(full.end(), args.begin(), args.end());
   pid_ = spawn(full, dir_.file("server.log"), dir_.file("server.log"), true);
   // Ready when the control socket answers: the master has bound its
@@ -187,7 +188,13 @@ bool Server::wait_log(std::string_view text, std::chrono::milliseconds timeout, 
 std::vector<int> Server::workers() const { return children_of(pid_); }
 
 bool Server::wait_workers(size_t count, std::chrono::milliseconds timeout) const {
-  return wait_until([&] { return workers().size() == count; }, timeout);
+  return wait_until([&] { return workers().size() == count && !any_worker_starting(); }, timeout);
+}
+
+bool Server::any_worker_starting() const {
+  std::string error;
+  auto status = ws::query_control(control_path_, "status json", 1000, &error);
+  return status && status->find("\"state\":\"starting\"") != std::string::npos;
 }
 
 void Server::signal(int sig) const { kill(pid_, sig); }

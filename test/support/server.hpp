@@ -59,6 +59,9 @@ class Server {
   // Waits until the log holds `text` at least `count` times.
   bool wait_log(std::string_view text, std::chrono::milliseconds timeout = 5s, size_t count = 1) const;
   std::vector<int> workers() const;
+  // Waits until `count` worker processes run and none is still setting
+  // itself up (dropping privileges, installing its signal handlers): a
+  // process exists a moment before it is ready, longer under ASan.
   bool wait_workers(size_t count, std::chrono::milliseconds timeout = 5s) const;
   void signal(int sig) const;
   // The master's exit status (128 + signal if killed), or nullopt if it is
@@ -66,12 +69,15 @@ class Server {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = 10s);
 
  private:
+  bool any_worker_starting() const;
+
   TempDir dir_;
   int pid_ = -1;
   bool exited_ = false;
   int status_ = -1;
   std::vector<std::string> addresses_;
   std::string log_path_;
+  std::string control_path_;
   std::string pid_path_;  // DIR/wsserver.pid unless --pid_file says otherwise  // server.log (its stderr), or the --log_file it was given
 };
 

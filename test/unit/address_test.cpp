@@ -57,6 +57,17 @@ TEST_CASE("bad listen addresses say why") {
   CHECK_THAT(error, Catch::Contains("too long"));
 }
 
+// Found by make fuzz (address): each was accepted as the text before the NUL.
+TEST_CASE("a NUL byte in a listen address is refused, not cut short") {
+  using namespace std::string_literals;
+  for (const std::string& bad : {"unix:/run/w\0.sock"s, "[::1\0x]:80"s, "udp:[::1\0]:53"s, "9000\0"s}) {
+    std::string error;
+    INFO(bad);
+    CHECK_FALSE(ws::parse_listen_address(bad, &error));
+    CHECK_THAT(error, Catch::Contains("holds a NUL byte"));
+  }
+}
+
 namespace {
 
 ws::IpAddress ip(const char* text) {
@@ -116,4 +127,14 @@ TEST_CASE("unix peers match no range") {
   auto peer = ws::ip_address_of(reinterpret_cast<sockaddr*>(&ss));
   auto all = ws::parse_cidr("0.0.0.0/0", nullptr);
   CHECK_FALSE(ws::any_contains({*all}, peer));
+}
+
+TEST_CASE("a NUL byte in a range is refused, not cut short") {
+  using namespace std::string_literals;
+  for (const std::string& bad : {"10.0.0.0\0junk/8"s, "::1\0"s, "10.0.0.0/8\0"s}) {
+    std::string error;
+    INFO(bad);
+    CHECK_FALSE(ws::parse_cidr(bad, &error));
+    CHECK_THAT(error, Catch::Contains("holds a NUL byte"));
+  }
 }

@@ -157,6 +157,45 @@ TEST_CASE("bad config files name file, line and key and exit 78") {
   }
 }
 
+// Found by make fuzz (config): the error blamed --workers on the command line
+// (exit 64), though only the file had set anything.
+TEST_CASE("a limit set in the file below another key's default is the file's error") {
+  test::TempDir dir;
+  struct Case {
+    std::string text, where;
+  };
+  std::vector<Case> cases = {
+      {"max_workers = 2\n", "w.conf:1: max_workers: workers (5) exceeds max_workers (2)"},
+      {"\nmax_spare = 3\n", "w.conf:2: max_spare: min_spare (5) exceeds max_spare (3)"},
+  };
+  for (const auto& c : cases) {
+    auto o = parse_file(dir, c.text);
+    INFO(c.text);
+    CHECK(o.exit_code == ws::exit_code::config);
+    CHECK_THAT(o.message, Catch::Contains(c.where));
+  }
+  auto both = parse_file(dir, "max_workers = 2\n", {"--workers", "3"});
+  CHECK(both.exit_code == ws::exit_code::usage);
+  CHECK_THAT(both.message, Catch::Contains("--workers: workers (3) exceeds max_workers (2)"));
+  auto flag = parse_file(dir, "workers = 1\n", {"--max_spare", "1"});
+  CHECK(flag.exit_code == ws::exit_code::usage);
+  CHECK_THAT(flag.message, Catch::Contains("--max_spare: min_spare (5) exceeds max_spare (1)"));
+}
+
+// Found by make fuzz (config): pid_file = "run/s\0..." was accepted, and
+// the server would have written its pid file at run/s.
+TEST_CASE("a NUL byte in a config line is an error naming file and line") {
+  test::TempDir dir;
+  using namespace std::string_literals;
+  for (const std::string& text : {"\npid_file = \"run/s\0x\"\n"s, "\nuser = nobody\0\n"s, "\nlisten = [\"9000\", \"\0\"]\n"s}) {
+    auto o = parse_file(dir, text);
+    INFO(text);
+    CHECK(o.exit_code == ws::exit_code::config);
+    CHECK_THAT(o.message, Catch::Contains("w.conf:2: a NUL byte in the line"));
+  }
+  CHECK(parse_file(dir, "# a comment may hold anything: \0\nworkers = 2\n"s).proceed);
+}
+
 TEST_CASE("bad command lines exit 64 naming the option") {
   auto unknown = parse({"-c", "/dev/null", "--bogus"});
   CHECK(unknown.exit_code == ws::exit_code::usage);
