@@ -4,6 +4,7 @@
 #   make test     build and run every test; ends with "tests: N passed, M failed"
 #   make bench    wsserver against a reference server, same scenarios (< 5 min)
 #   make bench-chat, make bench-scale   the chat fan-out; a pool of 1000 workers
+#   make asan, make fuzz, make valgrind, make soak   hardening (see the end)
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
 #   make clean
 
@@ -146,7 +147,7 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
-# ---- Hardening (branch soak): make valgrind, make soak ----------------------
+# Hardening ------------------------------------------------------------------
 #   make valgrind   integration tests with every wsserver process under
 #                   valgrind memcheck; build/vg-check then judges each log
 #   make soak       SOAK_SECONDS (60) of mixed load and chaos (test/soak/)
@@ -178,9 +179,7 @@ $(BUILD)/wsserver-soak: $(SOAK_OBJ) $(LIB_OBJ)
 
 soak: $(BUILD)/wsserver $(BUILD)/wsserver-soak
 	$(BUILD)/wsserver-soak --wsserver $(BUILD)/wsserver --dir $(BUILD)/soak --seconds $(SOAK_SECONDS)
-# ---- end of Hardening -------------------------------------------------------
 
-# ---- Hardening: sanitizers (make asan) and fuzzing (make fuzz) ----
 #   make asan     every test against an AddressSanitizer + UBSan build (build/asan/)
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (build/fuzz/)
 # Both build with clang: libFuzzer comes with it, and clang links the ASan
@@ -264,6 +263,5 @@ fuzz: $(FUZZ_BUILD)/flags
 	  fi; \
 	done; \
 	echo "fuzz: $$passed passed, $$failed failed"; [ $$failed = 0 ]
-# ---- end of hardening ----
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
