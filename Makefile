@@ -81,7 +81,7 @@ $(BUILD)/wsserver: $(LIB_OBJ) $(BUILD)/obj/src/main.o
 $(BUILD)/wsbench: $(WSBENCH_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
 
-$(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o
+$(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o $(BUILD)/obj/src/strip.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
 # The strip loop alone, without sockets.

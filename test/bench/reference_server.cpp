@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +23,9 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "wsserver/framing.hpp"
+#include "wsserver/service.hpp"
 
 namespace {
 
@@ -34,37 +36,15 @@ constexpr int accept_pause_ms = 100;
 
 constexpr bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
-constexpr std::array<unsigned char, 256> make_keep() {
-  std::array<unsigned char, 256> keep{};
-  for (int c = 0; c < 256; ++c) keep[c] = is_space(static_cast<unsigned char>(c)) ? 0 : 1;
-  return keep;
-}
-constexpr auto keep = make_keep();
-
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
 bool command_prefix(std::string_view word) {
   return std::string_view("exit").substr(0, word.size()) == word || std::string_view("quit").substr(0, word.size()) == word;
 }
 
-size_t find_terminator(std::string_view bytes, size_t from) {
-  for (size_t i = from; i < bytes.size(); ++i)
-    if (bytes[i] == '\n' || bytes[i] == '\0') return i;
-  return std::string_view::npos;
-}
-
-// Appends `part` without white space: every byte is stored, the cursor only
-// moves past kept ones, so there is no branch to mispredict.
-void strip_into(std::string& out, std::string_view part) {
-  size_t start = out.size();
-  out.resize(start + part.size());
-  char* dest = out.data() + start;
-  for (unsigned char ch : part) {
-    *dest = static_cast<char>(ch);
-    dest += keep[ch];
-  }
-  out.resize(static_cast<size_t>(dest - out.data()));
-}
+// The byte work is wsserver's own (the vectorised strip, memchr framing),
+// so that the two servers differ only in how they are built around it.
+void strip_into(std::string& out, std::string_view part) { ws::strip_append(part, out); }
 
 struct Connection {
   int fd;
@@ -179,8 +159,9 @@ class Server {
 
   void consume(Connection& c, std::string_view bytes) {
     size_t at = 0;
+    ws::TerminatorScan scan(bytes);
     while (at < bytes.size()) {
-      size_t end = find_terminator(bytes, at);
+      size_t end = scan.next(at);
       std::string_view part = bytes.substr(at, (end == std::string_view::npos ? bytes.size() : end) - at);
       if (!part.empty()) c.in_message = true;
       if (c.deciding) decide(c, part);
