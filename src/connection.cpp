@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <optional>
 
 #include "wsserver/log.hpp"
@@ -18,7 +19,10 @@ namespace {
 constexpr int linger_ms = 1000;
 constexpr int auth_failure_delay_ms = 1000;
 constexpr int max_auth_failures = 3;
-// How long a cut chat client has to make room for the notice saying why.
+// How long a chat client's full queue may find its socket without room
+// before the client is cut, and how long it then has to make room for the
+// notice saying why.
+constexpr int64_t too_slow_grace_ms = 1000;
 constexpr int too_slow_notice_wait_ms = 1000;
 
 bool stop_now() { return signals::peek(SIGTERM); }
@@ -67,28 +71,40 @@ class Conversation {
   // For a service that pushes (chat): the client's messages and the pushed
   // output are both awaited in ppoll, with the socket non-blocking so that a
   // client that does not read never blocks the worker. What waits for the
-  // client is bounded by chat_backlog; past that it alone is dropped.
+  // client in this process is bounded by chat_backlog; when that is full and
+  // more is waiting, the client is cut unless its socket takes something
+  // within a second (a client that reads drains in milliseconds; a moment
+  // without room only means ACKs are still on their way).
   CloseReason converse_pushing() {
     c_.service->join(c_.client_id);
     size_t backlog = static_cast<size_t>(c_.config->chat_backlog);
     int64_t idle_ms = int64_t{c_.config->idle_timeout} * 1000;
     int64_t last_heard = monotonic_ms();
+    int64_t full_since = -1;
     sigset_t open = signals::current_mask_without(signals::make_set({SIGTERM, SIGUSR1, SIGURG}));
     pending_.clear();
     for (;;) {
-      if (!gather_pushed(backlog)) return CloseReason::too_slow;
+      Gathered gathered = gather_pushed(backlog);
+      if (gathered == Gathered::overrun) return CloseReason::too_slow;
       if (!send_pending()) return CloseReason::reset;
-      bool sleep = c_.service->prepare_wait();
+      int64_t now = monotonic_ms();
+      if (gathered != Gathered::full) full_since = -1;
+      else if (full_since < 0) full_since = now;
+      else if (now - full_since >= too_slow_grace_ms) return CloseReason::too_slow;
+      // With the queue full the wait is for the socket, not the ring.
+      bool sleep = gathered == Gathered::full || c_.service->prepare_wait();
       if (sleep) {
+        int64_t wake = idle_ms > 0 ? last_heard + idle_ms : INT64_MAX;
+        if (gathered == Gathered::full) wake = std::min(wake, full_since + too_slow_grace_ms);
         pollfd p{fd_, static_cast<short>(POLLIN | (pending_.empty() ? 0 : POLLOUT)), 0};
         timespec timeout{}, *limit = nullptr;
-        if (idle_ms > 0) {
-          int64_t left = std::max<int64_t>(0, last_heard + idle_ms - monotonic_ms());
+        if (wake != INT64_MAX) {
+          int64_t left = std::max<int64_t>(0, wake - now);
           timeout = {static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000L};
           limit = &timeout;
         }
         ppoll(&p, 1, limit, &open);  // EINTR: a wake-up or a signal, handled below
-        c_.service->finish_wait();
+        if (gathered != Gathered::full) c_.service->finish_wait();
       }
       signals::take(SIGURG);
       if (signals::take(SIGUSR1)) log::reopen();
@@ -112,17 +128,22 @@ class Conversation {
     }
   }
 
-  // Moves pushed output into pending_, as long as the client drains it.
-  bool gather_pushed(size_t backlog) {
+  enum class Gathered {
+    caught_up,  // everything pushed so far is in pending_ or sent
+    full,       // pending_ holds chat_backlog and more waits in the ring
+    overrun,    // the ring lapped this client: what it missed is gone
+  };
+
+  // Moves pushed output into pending_ and on to the socket, as far as both go.
+  Gathered gather_pushed(size_t backlog) {
     for (;;) {
       size_t room = pending_.size() < backlog ? backlog - pending_.size() : 0;
       Service::Collected got = c_.service->collect(pending_, room);
-      if (got == Service::Collected::overrun) return false;
-      if (got == Service::Collected::all) return true;
-      // More is waiting than fits: only a client that reads makes room.
+      if (got == Service::Collected::overrun) return Gathered::overrun;
+      if (got == Service::Collected::all) return Gathered::caught_up;
       size_t queued = pending_.size();
-      if (!send_pending()) return true;  // the caller's next send sees the failure
-      if (pending_.size() == queued) return false;
+      if (!send_pending()) return Gathered::caught_up;  // the caller's next send sees the failure
+      if (pending_.size() == queued) return Gathered::full;
     }
   }
 
