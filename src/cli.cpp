@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "wsserver/exit_codes.hpp"
@@ -31,6 +32,37 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
+// CLI11 reads an unclosed quote or list as plain text ("abc becomes a file
+// named with its quote); a value must be a bare word, one quoted string, or
+// a list of them in brackets. Like CLI11, a # ends the value.
+std::optional<std::string> value_syntax_error(std::string_view value) {
+  value = trim(value.substr(0, value.find('#')));
+  auto quoted = [](std::string_view v) {
+    return v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front() &&
+           v.substr(1, v.size() - 2).find(v.front()) == std::string_view::npos;
+  };
+  auto bare = [](std::string_view v) { return v.find_first_of("\"'[],") == std::string_view::npos; };
+  if (value.empty() || quoted(value)) return std::nullopt;
+  if (value.front() == '"' || value.front() == '\'') return "unclosed or doubled quotes";
+  if (value.front() != '[') return bare(value) ? std::nullopt : std::optional<std::string>("quotes or brackets inside a bare value");
+  if (value.back() != ']') return "a list must end with ] on the same line";
+  std::string_view items = trim(value.substr(1, value.size() - 2));
+  while (!items.empty()) {
+    size_t comma = items.find(',');
+    // A comma inside a quoted item belongs to it.
+    if (items.front() == '"' || items.front() == '\'') {
+      size_t close = items.find(items.front(), 1);
+      comma = close == std::string_view::npos ? close : items.find(',', close);
+    }
+    std::string_view item = trim(items.substr(0, comma));
+    if (item.empty() || !(quoted(item) || bare(item))) return "a list holds quoted strings separated by commas";
+    if (comma == std::string_view::npos) break;
+    items = trim(items.substr(comma + 1));
+    if (items.empty()) return "a list must not end with a comma";
+  }
+  return std::nullopt;
+}
+
 // CLI11's TOML reader, fed one line at a time so that every key's line is
 // known for error messages. It also rejects what CLI11 would silently ignore
 // or misread here: lines without '=', sections, dotted or repeated keys.
@@ -50,6 +82,9 @@ class LineTrackingConfig : public CLI::ConfigTOML {
       // Values become paths, names and addresses for C calls, which would
       // stop at a NUL and use a shorter one than the file shows.
       if (line.find('\0') != std::string_view::npos) throw FileProblem(n, "", "a NUL byte in the line");
+      std::string_view key = trim(line.substr(0, line.find('=')));
+      if (auto why = value_syntax_error(line.substr(line.find('=') + 1)))
+        throw FileProblem(n, std::string(key), *why);
       std::istringstream one(text);
       for (auto& item : CLI::ConfigTOML::from_config(one)) add(items, std::move(item), n);
     }

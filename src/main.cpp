@@ -1,4 +1,5 @@
 // wsserver: a pre-forking socket server daemon. See wsserver(8).
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -101,6 +102,9 @@ void claim_files(ws::MasterSetup& setup) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Whatever started us may have left descriptors open without
+  // close-on-exec; none of them belongs in a worker.
+  close_range(3, ~0U, 0);  // fails only on kernels before 5.9, where nothing else can be done
   // A client that disconnects mid-write must never kill a process.
   ws::signals::ignore({SIGPIPE});
   // Held until the master waits, so no signal is lost during start-up.

@@ -26,7 +26,15 @@ bool load_secret(const std::string& path, std::string* secret, std::string* erro
   ssize_t n = read(fd.get(), buf, sizeof buf);
   std::string text = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
   text = text.substr(0, text.find('\n'));
-  if (!text.empty() && text.back() == '\r') text.pop_back();
+  // The client's AUTH argument loses its surrounding white space, so the
+  // secret does too, or it could never match.
+  const char* space = " \t\r\v\f";
+  size_t first = text.find_first_not_of(space);
+  text = first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(space) - first + 1);
+  if (text.find('\0') != std::string::npos) {
+    *error = "auth_file: " + path + " holds a NUL byte, which no client can send in AUTH";
+    return false;
+  }
   if (text.empty()) {
     *error = "auth_file: " + path + " holds no secret on its first line";
     return false;

@@ -6,8 +6,9 @@
 
 namespace ws {
 
-// Reads the first line of `path`. Refuses a file that group or others can
-// read, or an empty secret; *error says which.
+// Reads the first line of `path`, without surrounding white space. Refuses a
+// file that group or others can read, an empty secret or one holding a NUL;
+// *error says which.
 bool load_secret(const std::string& path, std::string* secret, std::string* error);
 
 }  // namespace ws

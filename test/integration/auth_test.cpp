@@ -81,6 +81,15 @@ TEST_CASE("an auth_file readable by others is refused at start") {
   CHECK(test::run_wsserver({"-t", "-c", "/dev/null", "--auth_file", empty}).status == 78);
 }
 
+TEST_CASE("a secret written with surrounding spaces still matches") {
+  test::TempDir dir;
+  std::string path = dir.write("secret", "  spaced out \t\r\n", 0600);
+  Server server({"--workers", "1", "--auth_file", path});
+  Client c = Client::connect(server.port());
+  REQUIRE(c.send("AUTH spaced out\n"));
+  CHECK(c.reply() == "OK");
+}
+
 TEST_CASE("a reload reads a new secret") {
   SecretServer s;
   s.scratch.write("secret", "new secret\n", 0600);

@@ -122,3 +122,25 @@ TEST_CASE("a failed bind leaves no pid file behind") {
   CHECK(r.status == 71);
   CHECK_FALSE(std::filesystem::exists(pid_file));
 }
+
+TEST_CASE("descriptors left open by whatever started wsserver reach no worker") {
+  test::TempDir dir;
+  std::string pid_file = dir.file("w.pid"), marker = dir.write("marker", "x");
+  DaemonGuard guard{pid_file};
+  // A launcher that leaves descriptor 7 open without close-on-exec.
+  std::string command = "exec 7<" + marker + "; exec " + test::wsserver_binary() +
+                        " -d -c /dev/null --listen 127.0.0.1:0 --workers 2 --min_spare 0 --pid_file " + pid_file +
+                        " --log_file " + dir.file("w.log");
+  REQUIRE(std::system(("sh -c '" + command + "'").c_str()) == 0);
+  int master = ws::read_pid(pid_file);
+  REQUIRE(master > 0);
+  REQUIRE(test::wait_until([&] { return test::children_of(master).size() == 2; }));
+  auto holds_marker = [&](int pid) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec))
+      if (readlink_of(entry.path()) == marker) return true;
+    return false;
+  };
+  CHECK_FALSE(holds_marker(master));
+  for (int w : test::children_of(master)) CHECK_FALSE(holds_marker(w));
+}

@@ -76,9 +76,9 @@ class Server {
   bool exited_ = false;
   int status_ = -1;
   std::vector<std::string> addresses_;
-  std::string log_path_;
+  std::string log_path_;  // server.log (its stderr), or the --log_file it was given
   std::string control_path_;
-  std::string pid_path_;  // DIR/wsserver.pid unless --pid_file says otherwise  // server.log (its stderr), or the --log_file it was given
+  std::string pid_path_;  // DIR/wsserver.pid unless --pid_file says otherwise
 };
 
 }  // namespace test

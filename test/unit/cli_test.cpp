@@ -109,6 +109,16 @@ TEST_CASE("command-line options override the file") {
   CHECK(o.options.config.listen == std::vector<std::string>{"9005", "9006"});
 }
 
+TEST_CASE("quoted values and lists in their accepted forms") {
+  test::TempDir dir;
+  auto o = parse_file(dir, "listen = [ \"9001\" , '9002', 9003 ]  # three\nuser = 'nobody'\ngroup = nogroup\n"
+                           "allow = [\"10.0.0.0/8\"]\n");
+  REQUIRE(o.message == "");
+  CHECK(o.options.config.listen == std::vector<std::string>{"9001", "9002", "9003"});
+  CHECK(o.options.config.user == "nobody");
+  CHECK(o.options.config.group == "nogroup");
+}
+
 TEST_CASE("an empty list is allowed where it makes sense") {
   test::TempDir dir;
   auto o = parse_file(dir, "allow = []\n");
@@ -147,6 +157,11 @@ TEST_CASE("bad config files name file, line and key and exit 78") {
       {"daemon = true\n", "w.conf:1: daemon: unknown key"},
       {"a.b = 1\n", "w.conf:1: a.b: unknown key"},
       {"listen = \"udp:127.0.0.1:9000\"\nauth_file = /etc/secret\n", "w.conf:2: auth_file:"},
+      {"pid_file = \"abc\n", "w.conf:1: pid_file: unclosed or doubled quotes"},
+      {"listen = [\"9000\", \n", "w.conf:1: listen: a list must end with ]"},
+      {"listen = [\"9000\" \"9001\"]\n", "w.conf:1: listen: a list holds quoted strings"},
+      {"listen = [\"9000\",]\n", "w.conf:1: listen: a list must not end with a comma"},
+      {"user = a\"b\n", "w.conf:1: user: quotes or brackets inside a bare value"},
   };
   for (const auto& c : cases) {
     auto o = parse_file(dir, c.text);
