@@ -3,6 +3,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace soak {
 namespace {
@@ -35,6 +36,17 @@ bool access_log_has(const std::string& path, const ClientKey& key, const std::st
     if (at >= from && at <= to) return true;
   }
   return false;
+}
+
+bool await_access_log(const std::string& path, const ClientKey& key, const std::string& reason,
+                      std::chrono::system_clock::time_point from, std::chrono::milliseconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  auto to = std::chrono::system_clock::now() + within + std::chrono::seconds(1);
+  for (;;) {
+    if (access_log_has(path, key, reason, from, to)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval of the deadline wait
+  }
 }
 
 }  // namespace soak

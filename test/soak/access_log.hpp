@@ -17,4 +17,10 @@ namespace soak {
 bool access_log_has(const std::string& path, const ClientKey& key, const std::string& reason,
                     std::chrono::system_clock::time_point from, std::chrono::system_clock::time_point to);
 
+// The same, waiting up to `within` for the line: a server that cuts a client
+// writes its line only after the close (which may linger a second or two),
+// while the client sees its end at once.
+bool await_access_log(const std::string& path, const ClientKey& key, const std::string& reason,
+                      std::chrono::system_clock::time_point from, std::chrono::milliseconds within);
+
 }  // namespace soak

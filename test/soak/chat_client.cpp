@@ -44,7 +44,7 @@ void run_sleeper(const ChatTargets& t, Ledger& ledger, Rng& rng) {
     auto opened = now - std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - conn->opened());
     if (ledger.killed_while_serving(t.server, conn->key(), conn->opened()))
       ledger.excuse("chat: sleeper's worker killed");
-    else if (!access_log_has(t.access_log, conn->key(), "too-slow", opened - 1s, now + 1s))
+    else if (!await_access_log(t.access_log, conn->key(), "too-slow", opened - 1s, 4s))
       ledger.fail("chat: a sleeper closed, not for chat_backlog", conn->key().tcp.empty() ? "unix" : conn->key().tcp);
     else
       ledger.excuse(notice ? "chat: sleeper cut at chat_backlog" : "chat: sleeper cut at chat_backlog (the notice lost in its full buffers)");

@@ -181,7 +181,7 @@ bool ChatGroup::done(const Member& m) const {
 bool ChatGroup::cut_at_backlog(const Member& m) const {
   auto now = std::chrono::system_clock::now();
   auto opened = now - std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - m.conn->opened());
-  return access_log_has(t_.access_log, m.conn->key(), "too-slow", opened - 1s, now + 1s);
+  return await_access_log(t_.access_log, m.conn->key(), "too-slow", opened - 1s, 4s);
 }
 
 void ChatGroup::fail_group(const std::string& cause, const std::string& detail, const Member* failed) {
