@@ -73,7 +73,9 @@ void run_chaos(const std::vector<SoakServer*>& servers, Ledger& ledger, Rng& rng
       // A burst: the replacements die young too, so the master backs off.
       for (int i = 0; i < 3; ++i) {
         kill_a_worker(index, server, ledger, rng, true);
-        std::this_thread::sleep_for(std::chrono::milliseconds(uniform(rng, 5, 50)));  // long enough for a replacement to start
+        // Chaos timing, not a wait for anything: a random gap between the
+        // kills of a burst, often short enough to hit a replacement young.
+        std::this_thread::sleep_for(std::chrono::milliseconds(uniform(rng, 5, 50)));
       }
     } else if (action < 50) {
       server.reload();
