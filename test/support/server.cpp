@@ -135,22 +135,32 @@ Server::Server(std::vector<std::string> args, const std::string& config) {
     std::string error;
     return exited_ || (status = ws::query_control(control, "status", 1000, &error));
   }, 10s);
-  if (exited_ || !status) throw std::runtime_error("wsserver did not start:\n" + read_file(dir_.file("server.log")));
+  if (exited_ || !status) {
+    // No destructor runs for an object whose constructor throws: what was
+    // started is stopped here, by its process group.
+    std::string log = read_file(dir_.file("server.log"));
+    stop_everything();
+    throw std::runtime_error("wsserver did not start:\n" + log);
+  }
   size_t at = status->find("listening:");
   std::istringstream words(status->substr(at + 10, status->find('\n', at) - at - 10));
   for (std::string a; words >> a;) addresses_.push_back(a);
 }
 
-Server::~Server() {
+Server::~Server() { stop_everything(); }
+
+void Server::stop_everything() {
   // A fast stop first: a master and workers that exit on their own say how
   // they ended (valgrind reports descriptors and leaks only then).
   if (!exited_ && kill(pid_, SIGINT) == 0) wait_exit(10s);
   if (!exited_) {
-    // The whole group: master and every worker it forked.
-    kill(-pid_, SIGKILL);
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
+    exited_ = true;
   }
+  // The whole group, whatever is left of it: workers stay in the master's
+  // group even when the master is gone.
+  kill(-pid_, SIGKILL);
   auto kids = children_of(pid_);
   for (int k : kids) kill(k, SIGKILL);
   wait_until([&] {

@@ -71,6 +71,9 @@ class Server {
  private:
   bool any_worker_starting() const;
 
+  // Stops the master and every process of its group, by pid.
+  void stop_everything();
+
   TempDir dir_;
   int pid_ = -1;
   bool exited_ = false;
