@@ -171,7 +171,7 @@ valgrind: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/integration-tests $(BUILD)
 
 SOAK_SECONDS ?= 60
 SOAK_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/soak/*.cpp)) \
-  $(patsubst %,$(BUILD)/obj/test/support/%.o,proc proc_fds fd_audit status_json)
+  $(patsubst %,$(BUILD)/obj/test/support/%.o,client proc proc_fds fd_audit status_json)
 .PHONY: soak
 
 $(BUILD)/wsserver-soak: $(SOAK_OBJ) $(LIB_OBJ)

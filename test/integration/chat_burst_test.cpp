@@ -1,8 +1,4 @@
 // chat: chat_backlog bounds what waits for a client, not what it sends.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <catch2/catch.hpp>
 
 #include "../support/client.hpp"
@@ -20,15 +16,7 @@ TEST_CASE("chat: a client that sends more than chat_backlog at once is not cut a
   Server server({"--service", "chat", "--reply_terminator", "lf", "--workers", "2", "--chat_backlog", "4096"});
   // The listener's own receive buffer takes the whole burst, so it can never
   // look slow itself (that is another test); only the talker is at stake.
-  ws::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  int big = 1 << 20;
-  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_port = htons(server.port());
-  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd.get(), reinterpret_cast<sockaddr*>(&in), sizeof in) == 0);
-  Client listener(std::move(fd));
+  Client listener = Client::connect_with_receive_buffer(server.port(), 1 << 20);
   Client talker = Client::connect(server.port());
   std::string control = test::control_socket_of(server.pid_file());
   REQUIRE(test::wait_until([&] {

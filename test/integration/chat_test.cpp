@@ -91,15 +91,7 @@ TEST_CASE("chat: 30 clients each get every other client's 20 messages in one ord
 TEST_CASE("chat: a client that never reads is cut at chat_backlog while the others complete") {
   Server server(chat_args({"--workers", "4", "--chat_backlog", "65536", "--access_log", "{dir}/access.log"}));
   // A small receive window, so what waits on the server is what fills.
-  ws::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  int small = 4096;
-  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sockaddr_in in{};
-  in.sin_family = AF_INET;
-  in.sin_port = htons(server.port());
-  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd.get(), reinterpret_cast<sockaddr*>(&in), sizeof in) == 0);
-  Client sleeper(std::move(fd));
+  Client sleeper = Client::connect_with_receive_buffer(server.port(), 4096);
   std::vector<Client> talkers;
   for (int i = 0; i < 3; ++i) talkers.push_back(Client::connect(server.port()));
   REQUIRE(wait_busy(server, 4));

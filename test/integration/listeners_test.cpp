@@ -39,13 +39,6 @@ std::optional<std::string> datagram(uint16_t port, const std::string& payload) {
   return buf;
 }
 
-bool have_ipv6_loopback() {
-  ws::Fd fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_addr = in6addr_loopback;
-  return fd && bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-}
 
 // A socket file whose server is gone (it was never unlinked).
 void leave_stale_socket(const std::string& path) {
@@ -111,7 +104,7 @@ TEST_CASE("unix: a stale socket file is replaced, a live one is not") {
 }
 
 TEST_CASE("IPv6 loopback: a round trip on [::1]") {
-  if (!have_ipv6_loopback()) {
+  if (!test::have_ipv6_loopback()) {
     std::puts("SKIPPED: no IPv6 on loopback");
     return;
   }
@@ -141,7 +134,7 @@ TEST_CASE("several listeners at once serve the same service") {
 TEST_CASE("a bare port listens on every IPv4 and IPv6 address") {
   // Port 0: the kernel picks one, and both families share it.
   Server server({"--workers", "1", "--listen", "0"});
-  bool six = have_ipv6_loopback();
+  bool six = test::have_ipv6_loopback();
   REQUIRE(server.addresses().size() == (six ? 2u : 1u));
   uint16_t port = port_of(server.addresses().back());
   CHECK_THAT(server.addresses().back(), Catch::StartsWith("0.0.0.0:"));

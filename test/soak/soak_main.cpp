@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/client.hpp"
 #include "aftermath.hpp"
 #include "chaos.hpp"
 #include "chat_client.hpp"
@@ -66,13 +67,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-bool have_ipv6_loopback() {
-  ws::Fd fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_addr = in6addr_loopback;
-  return fd && bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-}
 
 // "127.0.0.1:9000", "[::1]:9000", "unix:/path" as -s status lists them.
 Endpoint endpoint_of(const std::string& text, Endpoint::Kind kind) {
@@ -131,7 +125,7 @@ int main(int argc, char** argv) {
               o.seconds, o.warmup, o.seed, o.strip_clients, o.chat_clients, dir.c_str());
   std::fflush(stdout);
 
-  bool ipv6 = have_ipv6_loopback();
+  bool ipv6 = test::have_ipv6_loopback();
   SoakServer strip_server("strip", binary, dir, strip_config_variants(ipv6));
   SoakServer chat_server("chat", binary, dir, chat_config_variants());
   std::vector<SoakServer*> servers{&strip_server, &chat_server};

@@ -45,6 +45,26 @@ Client Client::connect(uint16_t port, const std::string& host) {
   return std::move(*c);
 }
 
+Client Client::connect_with_receive_buffer(uint16_t port, int bytes) {
+  ws::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(port);
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&in), sizeof in) != 0)
+    throw std::runtime_error("cannot connect to port " + std::to_string(port) + ": " + std::strerror(errno));
+  return Client(std::move(fd));
+}
+
+bool have_ipv6_loopback() {
+  ws::Fd fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  return fd && bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
 Client Client::connect_unix(const std::string& path) {
   ws::Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un un{};

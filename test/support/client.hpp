@@ -21,6 +21,10 @@ class Client {
   static std::optional<Client> try_connect(uint16_t port, const std::string& host = "127.0.0.1",
                                            const std::string& source = "");
   static Client connect_unix(const std::string& path);
+  // To 127.0.0.1:port with SO_RCVBUF set before the connect, which is when
+  // it sizes the TCP window: small to make a client that holds the server
+  // back, large for one that never does.
+  static Client connect_with_receive_buffer(uint16_t port, int bytes);
   explicit Client(ws::Fd fd) : fd_(std::move(fd)) {}
 
   int fd() const { return fd_.get(); }
@@ -47,5 +51,8 @@ class Client {
   std::string pending_;
   bool eof_ = false;
 };
+
+// True if this host can bind the IPv6 loopback address.
+bool have_ipv6_loopback();
 
 }  // namespace test
