@@ -129,3 +129,19 @@ json_field() {
 
 # The median of the numbers on stdin, one a line; "-" if none.
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Polls until process PID has run for more than SECONDS (its start time in
+# /proc against the uptime), for at most 5 s.
+wait_older_than() {
+  local pid=$1 seconds=$2 hz i line fields start up
+  hz=$(getconf CLK_TCK)
+  for ((i = 0; i < 500; i++)); do
+    read -r line 2>/dev/null <"/proc/$pid/stat" || return 1
+    read -ra fields <<<"${line##*) }"
+    start=${fields[19]}
+    read -r up _ </proc/uptime
+    awk -v up="$up" -v start="$start" -v hz="$hz" -v s="$seconds" 'BEGIN { exit !(up - start / hz > s) }' && return 0
+    sleep 0.01
+  done
+  return 1
+}
