@@ -36,7 +36,7 @@ class Conversation {
         session_(*c.service, {terminator_bytes(c.config->reply_terminator), c.max_message, c.secret}) {}
 
   CloseReason run() {
-    CloseReason reason = c_.service->pushes() ? converse_pushing() : converse();
+    CloseReason reason = pushing_ ? converse_pushing() : converse();
     end(reason);
     return reason;
   }
@@ -114,7 +114,7 @@ class Conversation {
         last_heard = monotonic_ms();
         totals_->in += static_cast<uint64_t>(n);
         c_.slot->add_traffic(static_cast<uint64_t>(n), 0);
-        if (auto reason = handle_pushing({c_.buffer, static_cast<size_t>(n)})) return *reason;
+        if (auto reason = handle({c_.buffer, static_cast<size_t>(n)})) return *reason;
       } else if (n == 0) {
         c_.out->clear();
         session_.finish(*c_.out);
@@ -164,27 +164,6 @@ class Conversation {
     return true;
   }
 
-  std::optional<CloseReason> handle_pushing(std::string_view bytes) {
-    while (!bytes.empty()) {
-      c_.out->clear();
-      Session::Result r = session_.receive(bytes, *c_.out);
-      bytes.remove_prefix(r.consumed);
-      pending_.append(*c_.out);
-      c_.slot->add_messages(session_.messages() - totals_->messages);
-      totals_->messages = session_.messages();
-      if (r.step == Session::Step::auth_failed) {
-        if (!send_pending()) return CloseReason::reset;
-        c_.out->clear();
-        fail_auth();
-        pending_.append(*c_.out);
-        if (stop_now()) return CloseReason::shutdown;
-      }
-      if (r.step == Session::Step::leave) return CloseReason::exit_command;
-      if (session_.auth_failures() >= max_auth_failures) return CloseReason::auth_failed;
-    }
-    return std::nullopt;
-  }
-
   // Runs the session over one read; a reason when the connection must end.
   std::optional<CloseReason> handle(std::string_view bytes) {
     while (!bytes.empty()) {
@@ -193,16 +172,35 @@ class Conversation {
       bytes.remove_prefix(r.consumed);
       if (r.step == Session::Step::auth_failed) {
         // Replies before the failure go out first; the rest waits for the delay.
-        if (int err = flush()) return send_failure(err);
+        if (auto reason = deliver()) return reason;
         c_.out->clear();
         fail_auth();
         if (stop_now()) return CloseReason::shutdown;
       }
-      if (int err = flush()) return send_failure(err);
+      if (auto reason = deliver()) return reason;
       if (r.step == Session::Step::leave) return CloseReason::exit_command;
       if (session_.auth_failures() >= max_auth_failures) return CloseReason::auth_failed;
     }
     return std::nullopt;
+  }
+
+  // Hands the session's output to the client: sent at once in a blocking
+  // conversation, queued behind the pushed output in a pushing one.
+  std::optional<CloseReason> deliver() {
+    if (!pushing_) {
+      if (int err = flush()) return send_failure(err);
+      return std::nullopt;
+    }
+    pending_.append(*c_.out);
+    c_.out->clear();
+    count_messages();
+    if (!send_pending()) return CloseReason::reset;
+    return std::nullopt;
+  }
+
+  void count_messages() {
+    c_.slot->add_messages(session_.messages() - totals_->messages);
+    totals_->messages = session_.messages();
   }
 
   // About a second of delay makes guessing slow; it sleeps with the fast
@@ -218,8 +216,7 @@ class Conversation {
     int err = send_all(fd_, *c_.out, stop_now);
     totals_->out += c_.out->size();
     c_.slot->add_traffic(0, c_.out->size());
-    c_.slot->add_messages(session_.messages() - totals_->messages);
-    totals_->messages = session_.messages();
+    count_messages();
     return err;
   }
 
@@ -297,6 +294,7 @@ class Conversation {
   const ConnectionContext& c_;
   ConnectionTotals* totals_;
   Session session_;
+  const bool pushing_ = c_.service->pushes();
   std::string pending_;  // pushed output and replies not yet taken by the socket
   bool at_boundary_ = true;  // what was sent so far ends with a whole message
 };

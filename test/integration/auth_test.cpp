@@ -100,3 +100,22 @@ TEST_CASE("a reload reads a new secret") {
   REQUIRE(c.send("AUTH new secret\n"));
   CHECK(c.reply() == "OK");
 }
+
+TEST_CASE("chat: nothing is published before AUTH, and a wrong secret waits too") {
+  test::TempDir dir;
+  std::string path = dir.write("secret", "s3\n", 0600);
+  Server server({"--workers", "2", "--service", "chat", "--reply_terminator", "lf", "--auth_file", path});
+  Client a = Client::connect(server.port()), b = Client::connect(server.port());
+  REQUIRE(b.send("AUTH s3\n"));
+  REQUIRE(b.reply(5s, '\n') == "OK");
+  REQUIRE(a.send("not yet\n"));
+  CHECK(a.reply(5s, '\n') == "ERR authentication required");
+  auto start = test::Clock::now();
+  REQUIRE(a.send("AUTH wrong\n"));
+  CHECK(a.reply(5s, '\n') == "ERR authentication failed");
+  CHECK(test::Clock::now() - start >= 900ms);
+  REQUIRE(a.send("AUTH s3\n"));
+  REQUIRE(a.reply(5s, '\n') == "OK");
+  REQUIRE(a.send("now it counts\n"));
+  CHECK(b.reply(5s, '\n') == "now it counts");  // the refused message never reached b
+}
