@@ -3,7 +3,8 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
-#include <thread>
+
+#include "../support/wait.hpp"
 
 namespace soak {
 namespace {
@@ -40,13 +41,8 @@ bool access_log_has(const std::string& path, const ClientKey& key, const std::st
 
 bool await_access_log(const std::string& path, const ClientKey& key, const std::string& reason,
                       std::chrono::system_clock::time_point from, std::chrono::milliseconds within) {
-  auto deadline = std::chrono::steady_clock::now() + within;
   auto to = std::chrono::system_clock::now() + within + std::chrono::seconds(1);
-  for (;;) {
-    if (access_log_has(path, key, reason, from, to)) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval of the deadline wait
-  }
+  return test::wait_until([&] { return access_log_has(path, key, reason, from, to); }, within);
 }
 
 }  // namespace soak

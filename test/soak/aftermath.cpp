@@ -1,5 +1,6 @@
 #include "aftermath.hpp"
 
+#include <algorithm>
 #include <unistd.h>
 
 #include <fstream>
@@ -9,6 +10,7 @@
 #include "../support/fd_audit.hpp"
 #include "../support/proc.hpp"
 #include "../support/proc_fds.hpp"
+#include "../support/wait.hpp"
 #include "wire.hpp"
 
 namespace soak {
@@ -40,14 +42,9 @@ bool expected_warning(const std::string& text, std::string* kind) {
 }  // namespace
 
 bool settle(const std::vector<SoakServer*>& servers, std::chrono::seconds timeout) {
-  auto until = Clock::now() + timeout;
-  while (Clock::now() < until) {
-    bool idle = true;
-    for (auto* s : servers) idle = idle && all_idle(*s);
-    if (idle) return true;
-    std::this_thread::sleep_for(50ms);  // poll interval of the deadline wait
-  }
-  return false;
+  return test::wait_until([&] {
+    return std::all_of(servers.begin(), servers.end(), [](SoakServer* s) { return all_idle(*s); });
+  }, timeout);
 }
 
 Baseline take_baseline(const std::vector<SoakServer*>& servers) {
@@ -65,13 +62,13 @@ Baseline take_baseline(const std::vector<SoakServer*>& servers) {
 }
 
 std::vector<int> zombies_of(int parent, std::chrono::milliseconds grace) {
-  auto until = Clock::now() + grace;
-  for (;;) {
-    auto found = test::zombie_children_of(parent);
-    // A worker that just died is a zombie until the master's next turn.
-    if (found.empty() || Clock::now() >= until) return found;
-    std::this_thread::sleep_for(20ms);  // poll interval of the deadline wait
-  }
+  std::vector<int> found;
+  // A worker that just died is a zombie until the master's next turn.
+  test::wait_until([&] {
+    found = test::zombie_children_of(parent);
+    return found.empty();
+  }, grace);
+  return found;
 }
 
 void check_log(const SoakServer& server, Findings& findings) {

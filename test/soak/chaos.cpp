@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../support/wait.hpp"
 #include "victims.hpp"
 
 namespace soak {
@@ -44,9 +45,10 @@ void kill_a_worker(int index, SoakServer& server, Ledger& ledger, Rng& rng, bool
     victim = *std::max_element(workers.begin(), workers.end(), [](int a, int b) { return start_time(a) < start_time(b); });
   // Stopped, it can take no new client while its clients are read.
   if (kill(victim, SIGSTOP) != 0) return;
-  auto until = Clock::now() + 1s;
-  while (state_of(victim) != 'T' && state_of(victim) != 't' && state_of(victim) != '?' && Clock::now() < until)
-    std::this_thread::sleep_for(1ms);  // poll interval of the deadline wait
+  test::wait_until([&] {
+    char state = state_of(victim);
+    return state == 'T' || state == 't' || state == '?';
+  }, 1s);
   KillRecord record{index, victim, Clock::now(), clients_of(victim)};
   if (!record.victims.complete) ledger.count("kills with an unknown unix peer");
   ledger.count("clients connected to killed workers",

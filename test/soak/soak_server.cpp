@@ -11,6 +11,7 @@
 
 #include "../support/proc.hpp"
 #include "../support/status_json.hpp"
+#include "../support/wait.hpp"
 #include "wire.hpp"
 
 namespace soak {
@@ -63,21 +64,22 @@ bool SoakServer::start(std::string* error) {
     _exit(127);
   }
   running_ = true;
-  auto until = Clock::now() + 20s;
-  while (Clock::now() < until) {
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      running_ = false;
-      *error = name_ + " exited at start; see " + out + " and " + log_path();
-      return false;
-    }
-    if (auto s = test::query_status(control())) {
+  bool exited = false, answered = false;
+  test::wait_until([&] {
+    exited = waitpid(pid_, nullptr, WNOHANG) == pid_;
+    if (auto s = exited ? std::nullopt : test::query_status(control())) {
       listeners_ = s->listeners;
-      return true;
+      answered = true;
     }
-    std::this_thread::sleep_for(20ms);  // poll interval of the deadline wait
+    return exited || answered;
+  }, 20s);
+  if (exited) {
+    running_ = false;
+    *error = name_ + " exited at start; see " + out + " and " + log_path();
+  } else if (!answered) {
+    *error = name_ + " did not answer on " + control() + " within 20 s";
   }
-  *error = name_ + " did not answer on " + control() + " within 20 s";
-  return false;
+  return answered;
 }
 
 void SoakServer::reload() {
@@ -94,15 +96,9 @@ std::optional<int> SoakServer::stop(std::chrono::seconds timeout) {
   if (!running_) return std::nullopt;
   kill(pid_, SIGTERM);
   int status = 0;
-  auto until = Clock::now() + timeout;
-  while (Clock::now() < until) {
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      running_ = false;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(20ms);  // poll interval of the deadline wait
-  }
-  return std::nullopt;
+  if (!test::wait_until([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout)) return std::nullopt;
+  running_ = false;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::vector<int> SoakServer::workers() const { return running_ ? test::children_of(pid_) : std::vector<int>{}; }

@@ -17,7 +17,7 @@ bool wait_until(Condition condition, std::chrono::milliseconds timeout = 5s) {
   for (;;) {
     if (condition()) return true;
     if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);  // poll interval of the deadline wait
+    std::this_thread::sleep_for(5ms);
   }
 }
 
