@@ -83,7 +83,8 @@ TEST_CASE("signal actions stop quit reload and reopen reach the master") {
   CHECK(again.status == 3);
 }
 
-TEST_CASE("quit waits for busy clients before it returns") {
+// [no-valgrind]: 5 s for a log line.
+TEST_CASE("quit waits for busy clients before it returns", "[no-valgrind]") {
   Server server({"--workers", "1"});
   Client c = Client::connect(server.port());
   REQUIRE(c.send("x\n"));

@@ -50,7 +50,8 @@ TEST_CASE("every worker killed at once is replaced and none is left a zombie") {
   CHECK(c.reply() == "back");
 }
 
-TEST_CASE("a crash loop backs off and costs the master little CPU") {
+// [no-valgrind]: CPU time.
+TEST_CASE("a crash loop backs off and costs the master little CPU", "[no-valgrind]") {
   Server server({"--workers", "2"});
   REQUIRE(server.wait_workers(2));
   double before = test::cpu_seconds(server.pid());
@@ -94,7 +95,8 @@ TEST_CASE("when the master is killed no worker outlives its client") {
   CHECK(test::wait_until([&] { return port_is_free(port); }, 2s));
 }
 
-TEST_CASE("a worker that cannot set itself up stops the master with an error") {
+// [no-valgrind]: LD_PRELOAD would go into valgrind.
+TEST_CASE("a worker that cannot set itself up stops the master with an error", "[no-valgrind]") {
   test::TempDir dir;
   auto r = test::run_wsserver({"-c", "/dev/null", "--listen", "127.0.0.1:0", "--workers", "2", "--pid_file",
                                dir.file("w.pid")},
@@ -109,7 +111,8 @@ TEST_CASE("a worker that cannot set itself up stops the master with an error") {
   CHECK(starts <= 3);
 }
 
-TEST_CASE("out of descriptors a worker pauses accepting without spinning") {
+// [no-valgrind]: CPU time; valgrind reserves descriptors.
+TEST_CASE("out of descriptors a worker pauses accepting without spinning", "[no-valgrind]") {
   Server server({"--workers", "1"});
   REQUIRE(server.wait_workers(1));
   int worker = server.workers().at(0);

@@ -10,7 +10,8 @@ using namespace std::chrono_literals;
 using test::Client;
 using test::Server;
 
-TEST_CASE("a 64 MiB message streams through with the worker under 16 MiB of RSS") {
+// [no-valgrind]: RSS and volume.
+TEST_CASE("a 64 MiB message streams through with the worker under 16 MiB of RSS", "[no-valgrind]") {
   Server server({"--workers", "1"});
   REQUIRE(server.wait_workers(1));
   int worker = server.workers().front();

@@ -103,7 +103,8 @@ TEST_CASE("wsbench counts refused connections as errors") {
   CHECK(json_number(r.out, "completed") == 0);
 }
 
-TEST_CASE("wsbench reports connections still unanswered at its deadline") {
+// [no-valgrind]: a 0.5 s deadline.
+TEST_CASE("wsbench reports connections still unanswered at its deadline", "[no-valgrind]") {
   // One worker: the second connection waits in the backlog while the first
   // keeps it busy, so at the deadline the second always has a message out.
   // The first usually has one too, but if wsbench's thread is descheduled
