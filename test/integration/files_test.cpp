@@ -31,6 +31,15 @@ Shell sh(const std::string& command) {
 
 bool have(const std::string& tool) { return sh("command -v " + tool).status == 0; }
 
+// `make install` or `uninstall` of the binaries under test, into `root`. -o
+// keeps make from rebuilding them: a test must not re-enter the build (under
+// make asan that would compile the plain build beside the one being tested).
+Shell make_into(const std::string& target, const std::string& root) {
+  std::string build = test::build_dir();
+  return sh("make -s -o " + build + "/wsserver -o " + build + "/wsbench BUILD=" + build + " " + target +
+            " DESTDIR=" + root);
+}
+
 // Every config key, as `wsserver --help` lists the long options.
 std::set<std::string> config_keys() {
   auto help = test::run_wsserver({"--help"});
@@ -69,7 +78,7 @@ TEST_CASE("every config key is in the sample config and the manual with its defa
 TEST_CASE("make install puts everything under DESTDIR and PREFIX, and uninstall removes it") {
   test::TempDir dest;
   std::string root = dest.path(), prefix = root + "/usr/local";
-  auto first = sh("make -s install DESTDIR=" + root);
+  auto first = make_into("install", root);
   INFO(first.output);
   REQUIRE(first.status == 0);
   for (const char* f : {"/sbin/wsserver", "/bin/wsbench", "/share/man/man1/wsbench.1", "/share/man/man8/wsserver.8", "/share/man/man5/wsserver.conf.5",
@@ -88,9 +97,9 @@ TEST_CASE("make install puts everything under DESTDIR and PREFIX, and uninstall 
   }
   // An edited config survives a second install and an uninstall.
   dest.write("usr/local/etc/wsserver.conf", "workers = 7\n");
-  REQUIRE(sh("make -s install DESTDIR=" + root).status == 0);
+  REQUIRE(make_into("install", root).status == 0);
   CHECK(test::read_file(prefix + "/etc/wsserver.conf") == "workers = 7\n");
-  REQUIRE(sh("make -s uninstall DESTDIR=" + root).status == 0);
+  REQUIRE(make_into("uninstall", root).status == 0);
   CHECK_FALSE(std::filesystem::exists(prefix + "/sbin/wsserver"));
   CHECK_FALSE(std::filesystem::exists(prefix + "/bin/wsbench"));
   CHECK_FALSE(std::filesystem::exists(prefix + "/share/man/man8/wsserver.8"));
@@ -104,7 +113,7 @@ TEST_CASE("the systemd unit verifies with the installed binary") {
     return;
   }
   test::TempDir dest;
-  REQUIRE(sh("make -s install DESTDIR=" + dest.path()).status == 0);
+  REQUIRE(make_into("install", dest.path()).status == 0);
   // The unit names /usr/local; point it at the DESTDIR copy to verify it.
   std::string unit = test::read_file(dest.path() + "/usr/local/lib/systemd/system/wsserver.service");
   CHECK_THAT(unit, Catch::Contains("ExecStart=/usr/local/sbin/wsserver -d -c /usr/local/etc/wsserver.conf"));
