@@ -1,5 +1,6 @@
 #include "wsserver/service.hpp"
 
+#include "wsserver/strip.hpp"
 
 namespace ws {
 namespace {

@@ -1,6 +1,7 @@
 #include "wsserver/session.hpp"
 
 #include "wsserver/framing.hpp"
+#include "wsserver/strip.hpp"
 
 namespace ws {
 namespace {

@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-#include "wsserver/service.hpp"
+#include "wsserver/strip.hpp"
 
 namespace ws {
 namespace {

@@ -51,12 +51,4 @@ struct ServiceContext {
 std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context);
 std::unique_ptr<Service> make_chat_service(const ServiceContext& context);
 
-// The strip service's byte rule: space, \t, \n, \v, \f and \r are dropped.
-bool is_strip_space(unsigned char c);
-// Appends `in` without its white space to `out`; returns the bytes appended.
-// Uses SSSE3 where the CPU has it.
-size_t strip_append(std::string_view in, std::string& out);
-// The same with the portable loop only (the reference in tests).
-size_t strip_append_portable(std::string_view in, std::string& out);
-
 }  // namespace ws

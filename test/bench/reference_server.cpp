@@ -25,7 +25,7 @@
 #include <unordered_map>
 
 #include "wsserver/framing.hpp"
-#include "wsserver/service.hpp"
+#include "wsserver/strip.hpp"
 
 namespace {
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "wsserver/session.hpp"
+#include "wsserver/strip.hpp"
 
 namespace {
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "wsserver/session.hpp"
+#include "wsserver/strip.hpp"
 
 #include "fuzz_check.hpp"
 

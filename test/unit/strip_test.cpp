@@ -3,6 +3,7 @@
 #include <random>
 
 #include "wsserver/service.hpp"
+#include "wsserver/strip.hpp"
 
 TEST_CASE("strip removes exactly space tab LF VT FF CR") {
   for (int c = 0; c < 256; ++c) {
