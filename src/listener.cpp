@@ -174,26 +174,4 @@ void remove_socket_file(const Listener& listener) {
   if (listener.address.transport == Transport::unix_stream) unlink(listener.address.path.c_str());
 }
 
-std::string format_address(const sockaddr* addr, unsigned len) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  switch (addr->sa_family) {
-    case AF_INET: {
-      auto* in = reinterpret_cast<const sockaddr_in*>(addr);
-      inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-      return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-    }
-    case AF_INET6: {
-      auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
-      inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-      return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-    }
-    case AF_UNIX: {
-      auto* un = reinterpret_cast<const sockaddr_un*>(addr);
-      size_t n = len > offsetof(sockaddr_un, sun_path) ? strnlen(un->sun_path, len - offsetof(sockaddr_un, sun_path)) : 0;
-      return "unix:" + std::string(un->sun_path, n);
-    }
-  }
-  return "?";
-}
-
 }  // namespace ws

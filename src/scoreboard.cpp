@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "wsserver/listener.hpp"
+#include "wsserver/address.hpp"
 
 namespace ws {
 

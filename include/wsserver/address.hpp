@@ -1,6 +1,9 @@
 // address.hpp: parse the `listen` forms of SPEC section 5 (PORT, HOST:PORT,
-// [V6]:PORT, unix:/PATH, udp:HOST:PORT) without touching the network.
+// [V6]:PORT, unix:/PATH, udp:HOST:PORT) without touching the network, and
+// write a socket address the way logs and status show it.
 #pragma once
+
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <optional>
@@ -20,5 +23,8 @@ struct ListenAddress {
 };
 
 std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* error);
+
+// "127.0.0.1:9000", "[::1]:9000" or "unix:/path" for a socket address.
+std::string format_address(const sockaddr* addr, unsigned len);
 
 }  // namespace ws

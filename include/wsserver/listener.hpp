@@ -38,9 +38,6 @@ void set_inherited_options(const Listener& listener, int idle_timeout_seconds);
 // Removes the socket file of a unix listener (at exit).
 void remove_socket_file(const Listener& listener);
 
-// "127.0.0.1:9000", "[::1]:9000" or "unix:/path" for a socket address.
-std::string format_address(const sockaddr* addr, unsigned len);
-
 }  // namespace ws
 
 namespace ws {
