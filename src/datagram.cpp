@@ -5,7 +5,6 @@
 #include <cerrno>
 
 #include "wsserver/log.hpp"
-#include "wsserver/worker.hpp"
 
 namespace ws {
 namespace {

@@ -6,11 +6,10 @@
 #include <cstdint>
 #include <string>
 
+#include "wsserver/access.hpp"
 #include "wsserver/service.hpp"
 
 namespace ws {
-
-struct AccessRules;
 
 struct DatagramTotals {
   uint64_t datagrams = 0, in = 0, out = 0;

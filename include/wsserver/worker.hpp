@@ -12,22 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "wsserver/access.hpp"
 #include "wsserver/chat_ring.hpp"
-#include "wsserver/cidr.hpp"
 #include "wsserver/config.hpp"
 #include "wsserver/listener.hpp"
 #include "wsserver/privileges.hpp"
 #include "wsserver/scoreboard.hpp"
 
 namespace ws {
-
-// Client admission rules parsed once from allow / deny.
-struct AccessRules {
-  std::vector<Cidr> allow, deny;
-  // True when a client with this address may be served.
-  bool admits(const IpAddress& ip) const;
-};
-AccessRules parse_access_rules(const Config& config);
 
 // What a worker takes from the master at fork; it all stays valid in the
 // child because the child has its own copy of the master's memory.
