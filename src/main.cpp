@@ -50,14 +50,6 @@ ws::Identity resolve_identity_or_exit(const ws::Config& config, std::string* war
   return *identity;
 }
 
-// Said once the logs are open, so that it lands where the operator looks.
-void log_identity(const ws::Identity& identity, const std::string& warning) {
-  if (identity.defaulted)
-    ws::log::info("no user set: workers run as %s (uid %u, gid %u)", identity.user.c_str(),
-                  static_cast<unsigned>(identity.uid), static_cast<unsigned>(identity.gid));
-  if (!warning.empty()) ws::log::warn("%s", warning.c_str());
-}
-
 void open_logs(const ws::Options& options, const ws::Identity& identity) {
   if (identity.drop) ws::log::set_file_owner(identity.uid);
   std::string error;
@@ -143,11 +135,11 @@ int main(int argc, char** argv) {
   // lost during start-up.
   ws::signals::block(ws::master_signal_set());
   open_logs(options, setup.identity);
-  log_identity(setup.identity, warning);
   setup.pid_file = lock_pid_file(options.config);
   setup.listeners = bind_listeners(options.config, *setup.pid_file);
   if (options.daemon) ws::daemon::detach();
   claim_files(setup);
+  setup.identity_warning = warning;
   ws::Master master(std::move(setup));
   return master.run();
 }

@@ -68,4 +68,11 @@ bool drop_privileges(const Identity& id, std::string* error) {
   return true;
 }
 
+void log_identity(const Identity& id, const std::string& warning) {
+  if (id.defaulted)
+    log::info("no user set: workers run as %s (uid %u, gid %u)", id.user.c_str(), static_cast<unsigned>(id.uid),
+              static_cast<unsigned>(id.gid));
+  if (!warning.empty()) log::warn("%s", warning.c_str());
+}
+
 }  // namespace ws

@@ -27,5 +27,7 @@ struct Identity {
 std::optional<Identity> resolve_identity(const std::string& user, const std::string& group, std::string* error,
                                          std::string* warning);
 bool drop_privileges(const Identity& id, std::string* error);
+// Logs the default user when it was chosen, and `warning` if any.
+void log_identity(const Identity& id, const std::string& warning);
 
 }  // namespace ws
