@@ -212,6 +212,22 @@ bool split_option_message(const std::string& what, std::string* key, std::string
 
 const char* default_config_path() { return WSSERVER_CONFIG_PATH; }
 
+std::vector<std::string> with_absolute_config(std::vector<std::string> args, const std::string& cwd) {
+  auto absolute = [&](const std::string& path) {
+    return path.empty() || path[0] == '/' ? path : (cwd == "/" ? "" : cwd) + "/" + path;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string& a = args[i];
+    // -c may end a cluster of short flags: -dc FILE, -tcFILE.
+    size_t c = a.size() > 1 && a[0] == '-' && a[1] != '-' ? a.find_first_not_of("dtVh", 1) : std::string::npos;
+    bool short_c = c != std::string::npos && a[c] == 'c';
+    if (a.rfind("--config=", 0) == 0) a = "--config=" + absolute(a.substr(9));
+    else if ((a == "--config" || (short_c && c + 1 == a.size())) && i + 1 < args.size()) args[i + 1] = absolute(args[i + 1]), ++i;
+    else if (short_c && c + 1 < a.size()) a = a.substr(0, c + 1) + absolute(a.substr(c + 1));
+  }
+  return args;
+}
+
 std::string log_target(const Options& o) {
   if (!o.config.log_file.empty()) return o.config.log_file;
   return o.daemon ? "syslog" : "stderr";

@@ -1,5 +1,6 @@
 // wsserver: a pre-forking socket server daemon. See wsserver(8).
 #include <linux/close_range.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -39,14 +40,13 @@ ws::Options parse_or_exit(const std::vector<std::string>& args, const std::strin
   std::exit(outcome.exit_code);
 }
 
-ws::Identity resolve_identity_or_exit(const ws::Config& config) {
-  std::string error, warning;
-  auto identity = ws::resolve_identity(config.user, config.group, &error, &warning);
+ws::Identity resolve_identity_or_exit(const ws::Config& config, std::string* warning) {
+  std::string error;
+  auto identity = ws::resolve_identity(config.user, config.group, &error, warning);
   if (!identity) {
     std::fprintf(stderr, "wsserver: %s\n", error.c_str());
     std::exit(ws::exit_code::config);
   }
-  if (!warning.empty()) ws::log::warn("%s", warning.c_str());
   return *identity;
 }
 
@@ -107,30 +107,39 @@ int main(int argc, char** argv) {
   close_range(3, ~0U, 0);  // fails only on kernels before 5.9, where nothing else can be done
   // A client that disconnects mid-write must never kill a process.
   ws::signals::ignore({SIGPIPE});
-  // Held until the master waits, so no signal is lost during start-up.
-  ws::signals::block(ws::master_signal_set());
+  // Nor may a blocked mask from whatever started us keep Ctrl-C from a
+  // waiting -s or -t.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
 
   ws::MasterSetup setup;
-  setup.args.assign(argv + 1, argv + argc);
   setup.cwd = current_directory();
+  setup.args = ws::with_absolute_config({argv + 1, argv + argc}, setup.cwd);
   setup.options = parse_or_exit(setup.args, setup.cwd);
   const ws::Options& options = setup.options;
   if (!options.signal_action.empty()) return ws::act_on_master(options);
-  setup.identity = resolve_identity_or_exit(options.config);
+  std::string warning;
+  setup.identity = resolve_identity_or_exit(options.config, &warning);
   std::string error;
   if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error)) {
     std::fprintf(stderr, "wsserver: %s\n", error.c_str());
     return ws::exit_code::config;
   }
   if (options.test_config) {
+    if (!warning.empty()) std::fprintf(stderr, "wsserver: warning: %s\n", warning.c_str());
     std::puts("configuration ok");
     return ws::exit_code::ok;
   }
+  // Only the master blocks its signals, held until it waits so that none is
+  // lost during start-up.
+  ws::signals::block(ws::master_signal_set());
   open_logs(options, setup.identity);
   setup.pid_file = lock_pid_file(options.config);
   setup.listeners = bind_listeners(options.config, *setup.pid_file);
   if (options.daemon) ws::daemon::detach();
   claim_files(setup);
+  setup.identity_warning = warning;
   ws::Master master(std::move(setup));
   return master.run();
 }

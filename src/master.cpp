@@ -62,6 +62,7 @@ int Master::run() {
     set_inherited_options(listener, config_.idle_timeout);
     for (const auto& socket : listener.sockets) log::info("listening on %s", socket.local.c_str());
   }
+  log_identity(s_.identity, s_.identity_warning);
   tend_pool();
   if (live_workers() == 0) log::fatal(exit_code::os_error, "cannot start any worker");
   daemon::report_ready();

@@ -10,32 +10,49 @@
 #include "wsserver/log.hpp"
 
 namespace ws {
+namespace {
+
+// Root's workers would hand a client exploit the whole machine: with no
+// `user`, they run as nobody, as nginx's do.
+constexpr const char* default_user = "nobody";
+constexpr const char* default_group = "nogroup";
+
+// The default group when it exists; otherwise nobody's primary group.
+std::string default_group_name() { return getgrnam(default_group) ? default_group : ""; }
+
+}  // namespace
 
 std::optional<Identity> resolve_identity(const std::string& user, const std::string& group, std::string* error,
                                          std::string* warning) {
   Identity id;
-  if (user.empty()) return id;
+  const bool as_root = geteuid() == 0;
+  if (user.empty() && !as_root) return id;
+  id.defaulted = user.empty();
+  const std::string name = id.defaulted ? default_user : user;
+  const std::string group_name = id.defaulted ? default_group_name() : group;
   errno = 0;
-  const passwd* pw = getpwnam(user.c_str());
+  const passwd* pw = getpwnam(name.c_str());
   if (!pw) {
-    *error = "user: unknown user \"" + user + "\"";
+    *error = id.defaulted ? "user: not set, and the default user \"nobody\" does not exist: set user"
+                          : "user: unknown user \"" + name + "\"";
     return std::nullopt;
   }
-  id.user = user;
+  id.user = name;
   id.uid = pw->pw_uid;
   id.gid = pw->pw_gid;
-  if (!group.empty()) {
-    const struct group* gr = getgrnam(group.c_str());
+  if (!group_name.empty()) {
+    const struct group* gr = getgrnam(group_name.c_str());
     if (!gr) {
-      *error = "group: unknown group \"" + group + "\"";
+      *error = "group: unknown group \"" + group_name + "\"";
       return std::nullopt;
     }
     id.gid = gr->gr_gid;
   }
-  if (geteuid() != 0) {
-    if (id.uid != geteuid() && warning) *warning = "not started as root: workers keep this user, not " + user;
+  if (!as_root) {
+    if (id.uid != geteuid() && warning) *warning = "not started as root: workers keep this user, not " + name;
     return id;
   }
+  if (id.uid == 0 && warning) *warning = "user " + name + ": workers serve clients as root";
   id.drop = true;
   return id;
 }
@@ -49,6 +66,13 @@ bool drop_privileges(const Identity& id, std::string* error) {
   // the drop did not happen and the worker must not serve.
   if (id.uid != 0 && setuid(0) == 0) return *error = "setuid(0) succeeded after dropping privileges", false;
   return true;
+}
+
+void log_identity(const Identity& id, const std::string& warning) {
+  if (id.defaulted)
+    log::info("no user set: workers run as %s (uid %u, gid %u)", id.user.c_str(), static_cast<unsigned>(id.uid),
+              static_cast<unsigned>(id.gid));
+  if (!warning.empty()) log::warn("%s", warning.c_str());
 }
 
 }  // namespace ws

@@ -96,12 +96,14 @@ class Worker {
     signals::catch_signals({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1, ChatRing::wake_signal});
     sigprocmask(SIG_SETMASK, &worker_signals, nullptr);
     sigemptyset(&wait_mask_);
-    // If the master dies, even by SIGKILL, retire: finish the client and go.
-    prctl(PR_SET_PDEATHSIG, SIGUSR2);
-    if (getppid() != setup_.master_pid) retiring_ = true;
     for (int fd : setup_.master_only_fds) close(fd);
     std::string error;
     if (!drop_privileges(*setup_.identity, &error)) fail_setup(error);
+    // If the master dies, even by SIGKILL, retire: finish the client and go.
+    // Only after the drop: changing the uid or gid clears the death signal.
+    // A master that died before this is seen by the getppid() check.
+    prctl(PR_SET_PDEATHSIG, SIGUSR2);
+    if (getppid() != setup_.master_pid) retiring_ = true;
 
     epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) fail_setup(log::syscall_error("epoll_create1"));

@@ -29,6 +29,10 @@ struct CliOutcome {
 // `args` excludes the program name. `cwd` makes relative paths absolute.
 CliOutcome parse_command_line(const std::vector<std::string>& args, const std::string& cwd, bool as_root);
 
+// `args` with the file of -c/--config made absolute against `cwd`: a reload
+// parses them again, maybe after -d changed to /.
+std::vector<std::string> with_absolute_config(std::vector<std::string> args, const std::string& cwd);
+
 // Where the main log goes: log_file, else stderr, or syslog for a daemon.
 std::string log_target(const Options& options);
 

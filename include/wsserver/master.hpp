@@ -33,6 +33,7 @@ struct MasterSetup {
   std::string cwd;
   std::vector<Listener> listeners;
   Identity identity;
+  std::string identity_warning;  // from resolve_identity, logged once started
   std::optional<PidFile> pid_file;
   std::optional<ControlServer> control;
   std::string secret;  // auth_file's, loaded by main and on reload

@@ -240,3 +240,15 @@ TEST_CASE("help and version exit 0 with their text") {
   CHECK(v.exit_code == 0);
   CHECK_THAT(v.message, Catch::Contains("wsserver 0."));
 }
+
+TEST_CASE("-c is made absolute in every spelling, and nothing else is touched") {
+  using V = std::vector<std::string>;
+  CHECK(ws::with_absolute_config({"-c", "w.conf", "--log_file", "x.log"}, "/srv") == V{"-c", "/srv/w.conf", "--log_file", "x.log"});
+  CHECK(ws::with_absolute_config({"--config", "etc/w.conf"}, "/srv") == V{"--config", "/srv/etc/w.conf"});
+  CHECK(ws::with_absolute_config({"--config=w.conf"}, "/srv") == V{"--config=/srv/w.conf"});
+  CHECK(ws::with_absolute_config({"-cw.conf"}, "/srv") == V{"-c/srv/w.conf"});
+  CHECK(ws::with_absolute_config({"-dc", "w.conf"}, "/") == V{"-dc", "/w.conf"});
+  CHECK(ws::with_absolute_config({"-tcw.conf"}, "/srv") == V{"-tc/srv/w.conf"});
+  CHECK(ws::with_absolute_config({"-c", "/etc/w.conf", "-s", "c"}, "/srv") == V{"-c", "/etc/w.conf", "-s", "c"});
+  CHECK(ws::with_absolute_config({"-s", "quit"}, "/srv") == V{"-s", "quit"});
+}
