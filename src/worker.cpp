@@ -110,7 +110,10 @@ class Worker {
         if (socket.transport != Transport::udp) watch(socket.fd.get(), &stream_fds_);
     for (const auto& listener : *setup_.listeners)
       for (const auto& socket : listener.sockets)
-        if (socket.transport == Transport::udp) watch(socket.fd.get(), &datagram_fds_);
+        if (socket.transport == Transport::udp) {
+          watch(socket.fd.get(), &datagram_fds_);
+          datagram_guard_.watch(socket.fd.get());
+        }
     if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
     if (setup_.chat) setup_.chat->attach(setup_.slot, static_cast<int>(getpid()));
     service_ = make_service(config_.service, {config_.reply_terminator, setup_.chat, setup_.slot});
@@ -207,7 +210,8 @@ class Worker {
   bool answer_datagrams() {
     bool any = false;
     for (int fd : datagram_fds_) {
-      DatagramTotals totals = serve_datagrams(fd, *service_, *setup_.access, buffer_.data(), buffer_.size(), out_);
+      DatagramTotals totals = serve_datagrams(fd, *service_, *setup_.access, datagram_guard_, buffer_.data(),
+                                               buffer_.size(), out_);
       if (totals.datagrams == 0) continue;
       any = true;
       slot_.add_traffic(totals.in, totals.out);
@@ -286,6 +290,7 @@ class Worker {
   Fd epoll_;
   std::vector<int> stream_fds_;
   std::vector<int> datagram_fds_;
+  DatagramGuard datagram_guard_;
   size_t next_listener_ = 0;
   sigset_t wait_mask_{};
   bool draining_ = false;
