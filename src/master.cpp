@@ -91,7 +91,7 @@ void Master::finish() {
 
 int64_t Master::next_wake_ms() const {
   int64_t wake = INT64_MAX;
-  if (stop_ == Stop::none && live_workers() < target_workers_) wake = std::min(wake, next_spawn_ms_);
+  if (stop_ == Stop::none && live_workers() < target_workers_ && room_for_worker()) wake = std::min(wake, next_spawn_ms_);
   if (stop_ == Stop::none) wake = std::min(wake, next_tick_ms_);
   if (!overflow_.empty()) wake = std::min(wake, monotonic_ms() + overflow_poll_ms);
   if (stop_ != Stop::none && !killed_stragglers_) wake = std::min(wake, stop_deadline_ms_);

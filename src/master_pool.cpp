@@ -34,6 +34,11 @@ int Master::live_workers() const {
   }));
 }
 
+// Every live worker takes room, old generations included: a reload starts
+// new workers only as old ones leave, so max_workers holds through any
+// number of reloads.
+bool Master::room_for_worker() const { return static_cast<int>(children_.size()) < config_.max_workers; }
+
 void Master::tend_pool() {
   int64_t now = monotonic_ms();
   if (now >= next_tick_ms_) {
@@ -41,7 +46,7 @@ void Master::tend_pool() {
     next_tick_ms_ = now + tick_ms;
   }
   int live = live_workers();
-  while (live < target_workers_ && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
+  while (live < target_workers_ && room_for_worker() && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
   for (; live > target_workers_; --live) retire_one_worker();
   kill_overdue_workers();
 }
@@ -110,7 +115,7 @@ void Master::note_too_many_clients() {
 }
 
 bool Master::taking_overflow() const {
-  return stop_ == Stop::none && config_.overflow == Overflow::reject && live_workers() >= config_.max_workers;
+  return stop_ == Stop::none && config_.overflow == Overflow::reject && !room_for_worker();
 }
 
 void Master::take_overflow(int listen_fd) {

@@ -147,10 +147,22 @@ class Worker {
   }
 
   void take_signals() {
+    let_pending_signals_in();
     signals::take(ChatRing::wake_signal);  // only meant "look again"
     if (signals::take(SIGUSR1)) log::reopen();
     if (signals::take(SIGQUIT)) draining_ = true;
     if (signals::take(SIGUSR2)) retiring_ = true;
+  }
+
+  // Signals that came while a client was served are still blocked (they
+  // are open only in the waits): a worker told to retire while busy must
+  // know before it takes another client, or an old generation keeps its
+  // room under max_workers for as long as clients keep coming.
+  void let_pending_signals_in() {
+    sigset_t pending, old;
+    if (sigpending(&pending) != 0 || sigisemptyset(&pending)) return;
+    sigprocmask(SIG_SETMASK, &wait_mask_, &old);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
   }
 
   void wait_for_connection() {

@@ -86,6 +86,7 @@ class Master {
   void wait_for_event();
   int64_t next_wake_ms() const;
   int live_workers() const;
+  bool room_for_worker() const;
   std::vector<int> master_only_fds() const;
   StatusSnapshot snapshot() const;
   std::string answer_control(const std::string& request) const;
