@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "wsserver/connection.hpp"
 #include "wsserver/daemon.hpp"
@@ -25,6 +27,12 @@ constexpr int64_t overflow_pause_ms = 10;
 // client before it is rejected.
 constexpr int64_t overflow_grace_ms = 200;
 constexpr size_t max_overflow = 64;
+// Out of descriptors, the master stops taking overflow clients for a while
+// (the listener stays readable, so retrying at once would spin).
+constexpr int64_t resource_pause_ms = 200;
+constexpr int64_t resource_log_interval_ms = 5000;
+
+bool out_of_resources(int err) { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
 
 }  // namespace
 
@@ -124,9 +132,20 @@ void Master::take_overflow(int listen_fd) {
     return;
   }
   Fd client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!client) return;  // a worker was quicker, or the client left
+  if (!client) {
+    if (out_of_resources(errno)) pause_overflow_for_resources(errno);
+    return;  // otherwise a worker was quicker, or the client left
+  }
   overflow_.push_back({std::move(client), monotonic_ms() + (overflow_.size() < max_overflow ? overflow_grace_ms : 0)});
   settle_overflow();
+}
+
+void Master::pause_overflow_for_resources(int err) {
+  int64_t now = monotonic_ms();
+  overflow_pause_until_ms_ = now + resource_pause_ms;
+  if (now - last_resource_log_ms_ < resource_log_interval_ms) return;
+  last_resource_log_ms_ = now;
+  log::warn("cannot accept: %s; pausing accepts", std::strerror(err));
 }
 
 // Each waiting client goes to a worker that has turned idle, so nobody is

@@ -72,6 +72,7 @@ class Master {
   void note_too_many_clients();
   bool taking_overflow() const;
   void take_overflow(int listen_fd);
+  void pause_overflow_for_resources(int err);
   void settle_overflow();
   bool spawn_worker();
   void retire(Child& child);
@@ -102,6 +103,7 @@ class Master {
   int64_t next_tick_ms_ = 0;
   int64_t last_too_many_log_ms_ = INT64_MIN / 2;
   int64_t overflow_pause_until_ms_ = 0;
+  int64_t last_resource_log_ms_ = INT64_MIN / 2;
   struct WaitingClient {
     Fd client;
     int64_t deadline_ms;
