@@ -24,8 +24,9 @@ struct DatagramTotals {
 // to whoever the forger names: to the server's own address, or to another
 // service that answers everything (echo 7, daytime 13, chargen 19, time 37),
 // it would start a loop that never ends (CVE-1999-0103). Replies to any one
-// source are also capped, so a forged source cannot aim this server at a
-// victim. One guard per worker: each worker keeps its own counts.
+// source address but loopback are also capped, so a forged source cannot
+// aim this server at a victim. One guard per worker: each worker keeps its
+// own counts.
 class DatagramGuard {
  public:
   enum class Verdict { answer, own_address, loop_port, over_rate };

@@ -88,6 +88,10 @@ TEST_CASE("security: replies to one udp source are capped at 100 a second") {
   answered = 0;
   for (int i = 0; i < 1000; ++i) answered += judge(g, "192.0.2.1", 4000, nullptr, 5000) == Verdict::answer;
   CHECK(answered == DatagramGuard::replies_per_second);
+  // Loopback cannot be forged from outside: local clients are not capped.
+  answered = 0;
+  for (int i = 0; i < 1000; ++i) answered += judge(g, "127.0.0.1", 4000, nullptr, 5000) == Verdict::answer;
+  CHECK(answered == 1000);
 }
 
 TEST_CASE("security: a scoreboard slot left mid-write is read in bounded time and reset when cleared") {
