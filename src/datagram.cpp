@@ -141,41 +141,60 @@ void answer_datagram(std::string_view datagram, Service& service, std::string& o
   service.end(out);
 }
 
+namespace {
+
+struct Received {
+  ssize_t size = -1;  // the datagram's real size, even when cut
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  IpAddress arrived_on;
+};
+
+Received receive(int fd, char* buffer, size_t size) {
+  Received r;
+  iovec iov{buffer, size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
+  msghdr msg{};
+  msg.msg_name = &r.peer;
+  msg.msg_namelen = r.peer_len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  r.size = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+  if (r.size < 0) return r;
+  r.peer_len = msg.msg_namelen;
+  r.arrived_on = arrival_address(msg);
+  return r;
+}
+
+}  // namespace
+
 DatagramTotals serve_datagrams(int fd, Service& service, const AccessRules& access, DatagramGuard& guard,
                                char* buffer, size_t size, std::string& out) {
   DatagramTotals totals;
   for (int i = 0; i < batch; ++i) {
-    sockaddr_storage peer{};
-    iovec iov{buffer, size};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))];
-    msghdr msg{};
-    msg.msg_name = &peer;
-    msg.msg_namelen = sizeof peer;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
-    if (n < 0) break;  // EAGAIN: none left; other errors: nothing to answer
-    auto* source = reinterpret_cast<sockaddr*>(&peer);
+    Received r = receive(fd, buffer, size);
+    if (r.size < 0) break;  // EAGAIN: none left; other errors: nothing to answer
+    auto* source = reinterpret_cast<sockaddr*>(&r.peer);
     if (!access.admits(ip_address_of(source))) continue;
-    if (static_cast<size_t>(n) > size) {
-      log::debug("dropped a datagram of %zd bytes: larger than the buffer", n);
+    if (static_cast<size_t>(r.size) > size) {
+      log::debug("dropped a datagram of %zd bytes: larger than the buffer", r.size);
       continue;
     }
     int64_t now = monotonic_ms();
-    DatagramGuard::Verdict verdict = guard.judge(source, arrival_address(msg), now);
+    DatagramGuard::Verdict verdict = guard.judge(source, r.arrived_on, now);
     if (verdict != DatagramGuard::Verdict::answer) {
       guard.note_drop(verdict, source, now);
       continue;
     }
     out.clear();
-    answer_datagram({buffer, static_cast<size_t>(n)}, service, out);
+    answer_datagram({buffer, static_cast<size_t>(r.size)}, service, out);
     ++totals.datagrams;
-    totals.in += static_cast<uint64_t>(n);
+    totals.in += static_cast<uint64_t>(r.size);
     // A reply that cannot go (too big with its terminator, or the peer is
     // unreachable) is dropped, as UDP drops.
-    if (sendto(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL, source, msg.msg_namelen) > 0)
+    if (sendto(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL, source, r.peer_len) > 0)
       totals.out += out.size();
   }
   return totals;
