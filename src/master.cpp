@@ -92,7 +92,7 @@ void Master::finish() {
 
 int64_t Master::next_wake_ms() const {
   int64_t wake = INT64_MAX;
-  if (stop_ == Stop::none && live_workers() < target_workers_) wake = std::min(wake, next_spawn_ms_);
+  if (stop_ == Stop::none && live_workers() < target_workers_ && room_for_worker()) wake = std::min(wake, next_spawn_ms_);
   if (stop_ == Stop::none) wake = std::min(wake, next_tick_ms_);
   if (!overflow_.empty()) wake = std::min(wake, monotonic_ms() + overflow_poll_ms);
   if (stop_ != Stop::none && !killed_stragglers_) wake = std::min(wake, stop_deadline_ms_);
@@ -153,7 +153,7 @@ void Master::reap_children() {
 
 void Master::on_child_exit(const Child& child, int status) {
   WorkerSlot& slot = board_.slot(child.slot);
-  retired_totals_ += slot.counters();
+  retired_totals_ += slot.read(child.pid, wall_clock_ms()).counters;
   slot.clear();
   if (chat_) chat_->detach(child.slot);
   bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -250,16 +250,15 @@ StatusSnapshot Master::snapshot() const {
     for (const auto& socket : l.sockets) s.listeners.push_back(socket.local);
   s.totals = retired_totals_;
   for (const auto& c : children_) {
-    const WorkerSlot& slot = board_.slot(c.slot);
+    SlotReading slot = board_.slot(c.slot).read(c.pid, s.now_ms);
     WorkerStatus w;
     w.pid = c.pid;
-    w.state = c.retiring && slot.state() == WorkerState::idle ? WorkerState::exiting : slot.state();
+    w.state = c.retiring && slot.state == WorkerState::idle ? WorkerState::exiting : slot.state;
     w.generation = c.generation;
-    Counters counters = slot.counters();
-    w.clients = counters.clients;
-    if (w.state == WorkerState::busy) w.client = slot.client().text();
-    w.since_ms = slot.since_ms();
-    s.totals += counters;
+    w.clients = slot.counters.clients;
+    if (w.state == WorkerState::busy) w.client = slot.client ? slot.client->text() : "unknown";
+    w.since_ms = slot.since_ms;
+    s.totals += slot.counters;
     s.workers.push_back(std::move(w));
   }
   s.worker_deaths = worker_deaths_;

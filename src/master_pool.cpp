@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "wsserver/connection.hpp"
 #include "wsserver/daemon.hpp"
@@ -25,6 +27,12 @@ constexpr int64_t overflow_pause_ms = 10;
 // client before it is rejected.
 constexpr int64_t overflow_grace_ms = 200;
 constexpr size_t max_overflow = 64;
+// Out of descriptors, the master stops taking overflow clients for a while
+// (the listener stays readable, so retrying at once would spin).
+constexpr int64_t resource_pause_ms = 200;
+constexpr int64_t resource_log_interval_ms = 5000;
+
+bool out_of_resources(int err) { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
 
 }  // namespace
 
@@ -34,6 +42,11 @@ int Master::live_workers() const {
   }));
 }
 
+// Every live worker takes room, old generations included: a reload starts
+// new workers only as old ones leave, so max_workers holds through any
+// number of reloads.
+bool Master::room_for_worker() const { return static_cast<int>(children_.size()) < config_.max_workers; }
+
 void Master::tend_pool() {
   int64_t now = monotonic_ms();
   if (now >= next_tick_ms_) {
@@ -41,7 +54,7 @@ void Master::tend_pool() {
     next_tick_ms_ = now + tick_ms;
   }
   int live = live_workers();
-  while (live < target_workers_ && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
+  while (live < target_workers_ && room_for_worker() && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
   for (; live > target_workers_; --live) retire_one_worker();
   kill_overdue_workers();
 }
@@ -110,7 +123,7 @@ void Master::note_too_many_clients() {
 }
 
 bool Master::taking_overflow() const {
-  return stop_ == Stop::none && config_.overflow == Overflow::reject && live_workers() >= config_.max_workers;
+  return stop_ == Stop::none && config_.overflow == Overflow::reject && !room_for_worker();
 }
 
 void Master::take_overflow(int listen_fd) {
@@ -119,9 +132,20 @@ void Master::take_overflow(int listen_fd) {
     return;
   }
   Fd client(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!client) return;  // a worker was quicker, or the client left
+  if (!client) {
+    if (out_of_resources(errno)) pause_overflow_for_resources(errno);
+    return;  // otherwise a worker was quicker, or the client left
+  }
   overflow_.push_back({std::move(client), monotonic_ms() + (overflow_.size() < max_overflow ? overflow_grace_ms : 0)});
   settle_overflow();
+}
+
+void Master::pause_overflow_for_resources(int err) {
+  int64_t now = monotonic_ms();
+  overflow_pause_until_ms_ = now + resource_pause_ms;
+  if (now - last_resource_log_ms_ < resource_log_interval_ms) return;
+  last_resource_log_ms_ = now;
+  log::warn("cannot accept: %s; pausing accepts", std::strerror(err));
 }
 
 // Each waiting client goes to a worker that has turned idle, so nobody is

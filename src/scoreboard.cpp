@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
@@ -11,6 +12,15 @@
 #include "wsserver/address.hpp"
 
 namespace ws {
+namespace {
+
+// A reader gives up on a slot whose address keeps changing under it, or
+// whose writer died between its two stores.
+constexpr int client_read_tries = 64;
+
+bool valid_state(uint8_t s) { return s <= static_cast<uint8_t>(WorkerState::exiting); }
+
+}  // namespace
 
 const char* state_name(WorkerState s) {
   switch (s) {
@@ -60,7 +70,10 @@ void WorkerSlot::assign(int pid, uint32_t generation, int64_t now_ms) {
 
 void WorkerSlot::clear() {
   for (auto* c : {&clients_, &messages_, &bytes_in_, &bytes_out_, &rejected_}) c->store(0, std::memory_order_relaxed);
-  set_client({});
+  // No worker writes a cleared slot, so the sequence starts over at even
+  // whatever a dead worker left in it.
+  for (auto& w : client_words_) w.store(0, std::memory_order_relaxed);
+  client_seq_.store(0, std::memory_order_release);
   pid_.store(0, std::memory_order_relaxed);
   state_.store(static_cast<uint8_t>(WorkerState::empty), std::memory_order_release);
 }
@@ -74,26 +87,44 @@ void WorkerSlot::set_client(const ClientAddress& client) {
   uint64_t words[3];
   std::memcpy(words, client.ip.bytes.data(), 16);
   words[2] = static_cast<uint64_t>(client.ip.family) << 16 | client.port;
-  uint32_t seq = client_seq_.load(std::memory_order_relaxed);
+  uint32_t seq = client_seq_.load(std::memory_order_relaxed) & ~1u;
   client_seq_.store(seq + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
   for (int i = 0; i < 3; ++i) client_words_[i].store(words[i], std::memory_order_relaxed);
   client_seq_.store(seq + 2, std::memory_order_release);
 }
 
-ClientAddress WorkerSlot::client() const {
+WorkerState WorkerSlot::state() const {
+  uint8_t s = state_.load(std::memory_order_acquire);
+  return valid_state(s) ? static_cast<WorkerState>(s) : WorkerState::busy;
+}
+
+std::optional<ClientAddress> WorkerSlot::client() const {
   uint64_t words[3];
-  for (;;) {
+  for (int tries = 0;; ++tries) {
+    if (tries == client_read_tries) return std::nullopt;
     uint32_t before = client_seq_.load(std::memory_order_acquire);
     for (int i = 0; i < 3; ++i) words[i] = client_words_[i].load(std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (!(before & 1) && client_seq_.load(std::memory_order_relaxed) == before) break;
   }
+  uint64_t family = words[2] >> 16;
+  if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) return std::nullopt;
   ClientAddress c;
   std::memcpy(c.ip.bytes.data(), words, 16);
-  c.ip.family = static_cast<int>(words[2] >> 16);
+  c.ip.family = static_cast<int>(family);
   c.port = static_cast<uint16_t>(words[2] & 0xffff);
   return c;
+}
+
+SlotReading WorkerSlot::read(int pid, int64_t now_wall_ms) const {
+  SlotReading r;
+  if (this->pid() != pid) return r;  // busy, no client, no counters
+  r.state = state();
+  if (r.state == WorkerState::busy) r.client = client();
+  r.counters = counters();
+  r.since_ms = std::clamp<int64_t>(since_ms(), 0, now_wall_ms);
+  return r;
 }
 
 Counters WorkerSlot::counters() const {
@@ -155,8 +186,8 @@ int Scoreboard::clients_from(const IpAddress& ip) const {
   for (int i = 0, end = used(); i < end; ++i) {
     const WorkerSlot& s = slots_[i];
     if (s.state() != WorkerState::busy) continue;
-    ClientAddress c = s.client();
-    n += c.ip.family == ip.family && c.ip.bytes == ip.bytes;
+    auto c = s.client();
+    n += c && c->ip.family == ip.family && c->ip.bytes == ip.bytes;
   }
   return n;
 }

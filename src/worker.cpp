@@ -112,7 +112,10 @@ class Worker {
         if (socket.transport != Transport::udp) watch(socket.fd.get(), &stream_fds_);
     for (const auto& listener : *setup_.listeners)
       for (const auto& socket : listener.sockets)
-        if (socket.transport == Transport::udp) watch(socket.fd.get(), &datagram_fds_);
+        if (socket.transport == Transport::udp) {
+          watch(socket.fd.get(), &datagram_fds_);
+          datagram_guard_.watch(socket.fd.get());
+        }
     if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
     if (setup_.chat) setup_.chat->attach(setup_.slot, static_cast<int>(getpid()));
     service_ = make_service(config_.service, {config_.reply_terminator, setup_.chat, setup_.slot});
@@ -146,10 +149,22 @@ class Worker {
   }
 
   void take_signals() {
+    let_pending_signals_in();
     signals::take(ChatRing::wake_signal);  // only meant "look again"
     if (signals::take(SIGUSR1)) log::reopen();
     if (signals::take(SIGQUIT)) draining_ = true;
     if (signals::take(SIGUSR2)) retiring_ = true;
+  }
+
+  // Signals that came while a client was served are still blocked (they
+  // are open only in the waits): a worker told to retire while busy must
+  // know before it takes another client, or an old generation keeps its
+  // room under max_workers for as long as clients keep coming.
+  void let_pending_signals_in() {
+    sigset_t pending, old;
+    if (sigpending(&pending) != 0 || sigisemptyset(&pending)) return;
+    sigprocmask(SIG_SETMASK, &wait_mask_, &old);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
   }
 
   void wait_for_connection() {
@@ -209,7 +224,8 @@ class Worker {
   bool answer_datagrams() {
     bool any = false;
     for (int fd : datagram_fds_) {
-      DatagramTotals totals = serve_datagrams(fd, *service_, *setup_.access, buffer_.data(), buffer_.size(), out_);
+      DatagramTotals totals = serve_datagrams(fd, *service_, *setup_.access, datagram_guard_, buffer_.data(),
+                                               buffer_.size(), out_);
       if (totals.datagrams == 0) continue;
       any = true;
       slot_.add_traffic(totals.in, totals.out);
@@ -288,6 +304,7 @@ class Worker {
   Fd epoll_;
   std::vector<int> stream_fds_;
   std::vector<int> datagram_fds_;
+  DatagramGuard datagram_guard_;
   size_t next_listener_ = 0;
   sigset_t wait_mask_{};
   bool draining_ = false;

@@ -73,6 +73,7 @@ class Master {
   void note_too_many_clients();
   bool taking_overflow() const;
   void take_overflow(int listen_fd);
+  void pause_overflow_for_resources(int err);
   void settle_overflow();
   bool spawn_worker();
   void retire(Child& child);
@@ -87,6 +88,7 @@ class Master {
   void wait_for_event();
   int64_t next_wake_ms() const;
   int live_workers() const;
+  bool room_for_worker() const;
   std::vector<int> master_only_fds() const;
   StatusSnapshot snapshot() const;
   std::string answer_control(const std::string& request) const;
@@ -102,6 +104,7 @@ class Master {
   int64_t next_tick_ms_ = 0;
   int64_t last_too_many_log_ms_ = INT64_MIN / 2;
   int64_t overflow_pause_until_ms_ = 0;
+  int64_t last_resource_log_ms_ = INT64_MIN / 2;
   struct WaitingClient {
     Fd client;
     int64_t deadline_ms;

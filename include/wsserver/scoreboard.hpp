@@ -1,7 +1,9 @@
 // scoreboard.hpp: a table of worker states in shared memory. Each worker
 // writes only its own slot, with plain (relaxed) stores; the master reads every
 // slot to size the pool and to answer status, and folds a dead worker's
-// counters into its totals before reusing the slot.
+// counters into its totals before reusing the slot. A worker may be
+// compromised or die mid-store: the master never waits on a slot and checks
+// every field it reads.
 #pragma once
 
 #include <sys/socket.h>
@@ -9,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "wsserver/cidr.hpp"
@@ -29,6 +32,14 @@ struct ClientAddress {
   IpAddress ip;        // family AF_UNSPEC for unix-socket peers
   uint16_t port = 0;
   std::string text() const;
+};
+
+// A slot as the master may believe it.
+struct SlotReading {
+  WorkerState state = WorkerState::busy;
+  std::optional<ClientAddress> client;  // busy, and a whole address was read
+  Counters counters;
+  int64_t since_ms = 0;  // within [0, now]
 };
 
 // Cache-line aligned: each worker writes its own slot on every message, and
@@ -53,10 +64,15 @@ class alignas(64) WorkerSlot {
   // Readers.
   int pid() const { return pid_.load(std::memory_order_relaxed); }
   uint32_t generation() const { return generation_.load(std::memory_order_relaxed); }
-  WorkerState state() const { return static_cast<WorkerState>(state_.load(std::memory_order_acquire)); }
+  // A state no worker writes reads as busy: neither idle nor free.
+  WorkerState state() const;
   int64_t since_ms() const { return since_ms_.load(std::memory_order_relaxed); }
-  ClientAddress client() const;
+  // Nullopt if no whole, valid address could be read in a few tries (a
+  // writer is mid-store, died mid-store, or wrote nonsense).
+  std::optional<ClientAddress> client() const;
   Counters counters() const;
+  // Every field checked; a slot that does not hold `pid` tells nothing.
+  SlotReading read(int pid, int64_t now_wall_ms) const;
 
  private:
   std::atomic<int32_t> pid_{0};
