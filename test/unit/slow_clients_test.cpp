@@ -36,7 +36,7 @@ TEST_CASE("the message deadline is off when idle_timeout or min_rate is 0") {
   CHECK(ws::message_deadline(0, ~uint64_t{0}, 2000, 1) == INT64_MAX);  // no overflow
 }
 
-TEST_CASE("security: before AUTH the third answered message ends the session") {
+TEST_CASE("before AUTH the third answered message ends the session") {
   const std::string secret = "s";
   auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
   ws::Session session(*service, {{"\0", 1}, 65536, &secret});
@@ -119,7 +119,7 @@ TEST_CASE("a full failure table gives way to the address heard from longest ago"
   CHECK_FALSE(limit.blocked(first, 5000));
 }
 
-TEST_CASE("security: failures recorded by one process are seen by another") {
+TEST_CASE("failures recorded by one process are seen by another") {
   auto limit = ws::AuthLimit::create();
   auto a = ipv4(192, 0, 2, 7);
   pid_t pid = fork();
