@@ -32,7 +32,8 @@ const char* close_reason_name(CloseReason r) {
 
 int64_t message_deadline(int64_t started_ms, uint64_t bytes, int64_t idle_ms, long long min_rate) {
   if (idle_ms <= 0 || min_rate <= 0) return INT64_MAX;
-  // Past this many bytes even a year at min_rate is covered: no deadline.
+  // Keeps bytes * 1000 from overflowing: a message past a petabyte has
+  // outlived any deadline worth keeping.
   if (bytes > uint64_t{1} << 50) return INT64_MAX;
   int64_t at_rate = static_cast<int64_t>(bytes * 1000 / static_cast<uint64_t>(min_rate));
   return started_ms + (at_rate > idle_ms ? at_rate : idle_ms);

@@ -52,6 +52,21 @@ TEST_CASE("security: a client dripping one byte every 1.2 s is closed at idle_ti
   CHECK(next.reply(3s) == "ab");
 }
 
+TEST_CASE("security: a chat client dripping one byte every 1.2 s is closed at idle_timeout") {
+  Server server({"--workers", "1", "--service", "chat", "--idle_timeout", "2"});
+  Client drip = Client::connect(server.port());
+  auto start = test::Clock::now();
+  std::optional<std::string> all;
+  for (int i = 0; i < 8 && !all; ++i) {
+    drip.send("a");
+    all = drip.read_to_eof(1200ms);
+  }
+  auto held = test::Clock::now() - start;
+  REQUIRE(all);
+  CHECK(*all == std::string("ERR message too slow") + '\0');
+  CHECK(held < 3500ms);
+}
+
 TEST_CASE("security: an unauthenticated client talking every 1.5 s is closed at auth_timeout") {
   SecretServer s({"--workers", "1", "--idle_timeout", "60", "--auth_timeout", "2"});
   Client c = Client::connect(s.server->port());
