@@ -143,6 +143,12 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
   app.add_option("--deny", c.deny, "Client CIDR deny list")->expected(1, any_count);
   app.add_option("--max_per_ip", c.max_per_ip, "Most connections from one address (0 = no limit)")
       ->check(CLI::Range(0, 1 << 30))->capture_default_str();
+  app.add_option("--auth_timeout", c.auth_timeout, "Seconds to authenticate (0 = no limit)")
+      ->check(CLI::Range(0, 31536000))->capture_default_str();
+  app.add_option("--min_rate", c.min_rate, "Bytes/s a message lasting over idle_timeout must average (0 = any)")
+      ->check(CLI::Range(0LL, 1LL << 40))->capture_default_str();
+  app.add_option("--auth_max_failures", c.auth_max_failures, "Failed AUTHs per minute per address (0 = no limit)")
+      ->check(CLI::Range(0, 1 << 30))->capture_default_str();
   app.add_option("--user", c.user, "Workers' user");
   app.add_option("--group", c.group, "Workers' group");
   app.add_option("--pid_file", c.pid_file, "Pid file");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <ctime>
 
 namespace ws {
@@ -21,8 +22,21 @@ const char* close_reason_name(CloseReason r) {
     case CloseReason::refused: return "refused";
     case CloseReason::per_ip_limit: return "per-ip-limit";
     case CloseReason::too_slow: return "too-slow";
+    case CloseReason::auth_timeout: return "auth-timeout";
+    case CloseReason::slow_message: return "slow-message";
+    case CloseReason::unauthenticated: return "unauthenticated";
+    case CloseReason::auth_blocked: return "auth-blocked";
   }
   return "?";
+}
+
+int64_t message_deadline(int64_t started_ms, uint64_t bytes, int64_t idle_ms, long long min_rate) {
+  if (idle_ms <= 0 || min_rate <= 0) return INT64_MAX;
+  // Keeps bytes * 1000 from overflowing: a message past a petabyte has
+  // outlived any deadline worth keeping.
+  if (bytes > uint64_t{1} << 50) return INT64_MAX;
+  int64_t at_rate = static_cast<int64_t>(bytes * 1000 / static_cast<uint64_t>(min_rate));
+  return started_ms + (at_rate > idle_ms ? at_rate : idle_ms);
 }
 
 int send_all(int fd, std::string_view data, bool (*interrupted)()) {

@@ -1,5 +1,6 @@
 #include "wsserver/connection.hpp"
 
+#include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +28,18 @@ constexpr int too_slow_notice_wait_ms = 1000;
 
 bool stop_now() { return signals::peek(SIGTERM); }
 
+std::string address_text(const IpAddress& ip) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(ip.family, ip.bytes.data(), text, sizeof text);
+  return text;
+}
+
+// A limit the client is held to besides plain silence, and what passing it means.
+struct Deadline {
+  int64_t at = INT64_MAX;
+  CloseReason reason = CloseReason::idle_timeout;
+};
+
 class Conversation {
  public:
   Conversation(int fd, const ConnectionContext& c, ConnectionTotals* totals)
@@ -44,11 +57,13 @@ class Conversation {
  private:
   CloseReason converse() {
     for (;;) {
+      if (auto reason = await_input()) return *reason;
       ssize_t n = recv(fd_, c_.buffer, c_.buffer_size, 0);
       if (n > 0) {
         totals_->in += static_cast<uint64_t>(n);
         c_.slot->add_traffic(static_cast<uint64_t>(n), 0);
         if (auto reason = handle({c_.buffer, static_cast<size_t>(n)})) return *reason;
+        note_message_start(static_cast<size_t>(n));
         continue;
       }
       if (n == 0) {
@@ -59,13 +74,56 @@ class Conversation {
         return CloseReason::client_closed;
       }
       if (errno == EINTR) {
-        if (signals::take(SIGUSR1)) log::reopen();
-        if (stop_now()) return CloseReason::shutdown;
+        if (auto reason = interrupted()) return *reason;
         continue;
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) return CloseReason::idle_timeout;
       return CloseReason::reset;
     }
+  }
+
+  std::optional<CloseReason> interrupted() {
+    if (signals::take(SIGUSR1)) log::reopen();
+    if (stop_now()) return CloseReason::shutdown;
+    return std::nullopt;
+  }
+
+  // While a deadline of its own holds the client (auth_timeout, a message
+  // in progress), waits in poll() for its next bytes, at most idle_timeout
+  // as recv() would; otherwise recv() waits alone, so that a message costs
+  // no extra system call.
+  std::optional<CloseReason> await_input() {
+    if (deadline().at == INT64_MAX) return std::nullopt;
+    int64_t silence_limit = idle_ms_ > 0 ? monotonic_ms() + idle_ms_ : INT64_MAX;
+    for (;;) {
+      Deadline d = deadline();
+      if (silence_limit < d.at) d = {silence_limit, CloseReason::idle_timeout};
+      int64_t left = d.at - monotonic_ms();
+      if (left <= 0) return d.reason;
+      pollfd p{fd_, POLLIN, 0};
+      int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX)));
+      if (n > 0 || (n < 0 && errno != EINTR)) return std::nullopt;  // recv() tells what it was
+      if (n < 0)
+        if (auto reason = interrupted()) return reason;
+    }
+  }
+
+  Deadline deadline() const {
+    Deadline d;
+    if (!session_.authenticated() && c_.config->auth_timeout > 0)
+      d = {connected_ms_ + int64_t{c_.config->auth_timeout} * 1000, CloseReason::auth_timeout};
+    if (message_started_ms_ >= 0) {
+      int64_t at = message_deadline(message_started_ms_, session_.message_bytes(), idle_ms_, c_.config->min_rate);
+      if (at < d.at) d = {at, CloseReason::slow_message};
+    }
+    return d;
+  }
+
+  // Keeps when the message in progress began: now, if the last read of
+  // `read` bytes holds all of it.
+  void note_message_start(size_t read) {
+    if (!session_.in_message()) message_started_ms_ = -1;
+    else if (message_started_ms_ < 0 || session_.message_bytes() <= read) message_started_ms_ = monotonic_ms();
   }
 
   // For a service that pushes (chat): the client's messages and the pushed
@@ -78,7 +136,7 @@ class Conversation {
   CloseReason converse_pushing() {
     c_.service->join(c_.client_id);
     size_t backlog = static_cast<size_t>(c_.config->chat_backlog);
-    int64_t idle_ms = int64_t{c_.config->idle_timeout} * 1000;
+    int64_t idle_ms = idle_ms_;
     int64_t last_heard = monotonic_ms();
     int64_t full_since = -1;
     sigset_t open = signals::current_mask_without(signals::make_set({SIGTERM, SIGUSR1, SIGURG}));
@@ -94,7 +152,7 @@ class Conversation {
       // With the queue full the wait is for the socket, not the ring.
       bool sleep = gathered == Gathered::full || c_.service->prepare_wait();
       if (sleep) {
-        int64_t wake = idle_ms > 0 ? last_heard + idle_ms : INT64_MAX;
+        int64_t wake = std::min(idle_ms > 0 ? last_heard + idle_ms : INT64_MAX, deadline().at);
         if (gathered == Gathered::full) wake = std::min(wake, full_since + too_slow_grace_ms);
         pollfd p{fd_, static_cast<short>(POLLIN | (pending_.empty() ? 0 : POLLOUT)), 0};
         timespec timeout{}, *limit = nullptr;
@@ -115,6 +173,7 @@ class Conversation {
         totals_->in += static_cast<uint64_t>(n);
         c_.slot->add_traffic(static_cast<uint64_t>(n), 0);
         if (auto reason = handle({c_.buffer, static_cast<size_t>(n)})) return *reason;
+        note_message_start(static_cast<size_t>(n));
       } else if (n == 0) {
         c_.out->clear();
         session_.finish(*c_.out);
@@ -125,6 +184,7 @@ class Conversation {
         return CloseReason::reset;
       }
       if (idle_ms > 0 && monotonic_ms() - last_heard >= idle_ms) return CloseReason::idle_timeout;
+      if (Deadline d = deadline(); monotonic_ms() >= d.at) return d.reason;
     }
   }
 
@@ -179,7 +239,8 @@ class Conversation {
       }
       if (auto reason = deliver()) return reason;
       if (r.step == Session::Step::leave) return CloseReason::exit_command;
-      if (session_.auth_failures() >= max_auth_failures) return CloseReason::auth_failed;
+      if (r.step == Session::Step::unauthenticated) return CloseReason::unauthenticated;
+      if (session_.auth_failures() >= max_auth_failures || address_refused_) return CloseReason::auth_failed;
     }
     return std::nullopt;
   }
@@ -206,10 +267,24 @@ class Conversation {
   // About a second of delay makes guessing slow; it sleeps with the fast
   // stop signal deliverable, so a stop does not wait for it.
   void fail_auth() {
+    count_auth_failure();
     timespec delay{auth_failure_delay_ms / 1000, (auth_failure_delay_ms % 1000) * 1000000L};
     sigset_t open = signals::current_mask_without(signals::make_set({SIGTERM}));
     ppoll(nullptr, 0, &delay, &open);
     session_.notice("ERR authentication failed", *c_.out);
+  }
+
+  // Counted for the client's address in every worker: past
+  // auth_max_failures a minute, this connection ends after its reply and
+  // the address is refused for a minute.
+  void count_auth_failure() {
+    if (!c_.auth_limit) return;
+    bool started = false;
+    address_refused_ =
+        c_.auth_limit->record_failure(c_.peer, monotonic_ms(), c_.config->auth_max_failures, &started);
+    if (started)
+      log::warn("refusing %s for %lld s: more than %d failed AUTH attempts in a minute", address_text(c_.peer).c_str(),
+                static_cast<long long>(AuthLimit::window_ms / 1000), c_.config->auth_max_failures);
   }
 
   int flush() {
@@ -270,8 +345,17 @@ class Conversation {
         send_notice("ERR idle timeout");
         close_lingering(fd_, linger_ms);
         return;
+      case CloseReason::auth_timeout:
+        send_notice("ERR authentication timeout");
+        close_lingering(fd_, linger_ms);
+        return;
+      case CloseReason::slow_message:
+        send_notice("ERR message too slow");
+        close_lingering(fd_, linger_ms);
+        return;
       case CloseReason::exit_command:
       case CloseReason::auth_failed:
+      case CloseReason::unauthenticated:
         if (!pending_.empty()) send_pending();
         close_lingering(fd_, linger_ms);
         return;
@@ -295,6 +379,10 @@ class Conversation {
   ConnectionTotals* totals_;
   Session session_;
   const bool pushing_ = c_.service->pushes();
+  const int64_t idle_ms_ = int64_t{c_.config->idle_timeout} * 1000;
+  const int64_t connected_ms_ = monotonic_ms();
+  int64_t message_started_ms_ = -1;  // the first byte of the message in progress, or -1
+  bool address_refused_ = false;     // a failed AUTH took the address past auth_max_failures
   std::string pending_;  // pushed output and replies not yet taken by the socket
   bool at_boundary_ = true;  // what was sent so far ends with a whole message
 };
@@ -302,6 +390,11 @@ class Conversation {
 }  // namespace
 
 CloseReason serve_connection(int fd, const ConnectionContext& context, ConnectionTotals* totals) {
+  if (context.secret && context.auth_limit && context.auth_limit->blocked(context.peer, monotonic_ms())) {
+    refuse_connection(fd, "ERR too many failed authentications",
+                      terminator_bytes(context.config->reply_terminator));
+    return CloseReason::auth_blocked;
+  }
   return Conversation(fd, context, totals).run();
 }
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <system_error>
 
 #include "wsserver/daemon.hpp"
 #include "wsserver/exit_codes.hpp"
@@ -51,6 +52,11 @@ Master::Master(MasterSetup setup)
       started_wall_ms_(wall_clock_ms()) {
   if (!open_handoff(&handoff_)) log::fatal(exit_code::os_error, "%s", log::syscall_error("socketpair").c_str());
   if (!prepare_chat(config_)) log::fatal(exit_code::os_error, "cannot create the chat ring");
+  try {
+    auth_limit_ = AuthLimit::create();
+  } catch (const std::system_error& e) {
+    log::fatal(exit_code::os_error, "%s", e.what());
+  }
 }
 
 int Master::run() {

@@ -214,7 +214,8 @@ bool Master::spawn_worker() {
                       config_.auth_file.empty() ? nullptr : &s_.secret,
                       &access_,
                       config_.overflow == Overflow::reject ? handoff_.worker_end.get() : -1,
-                      config_.service == ServiceKind::chat && chat_ ? &*chat_ : nullptr};
+                      config_.service == ServiceKind::chat && chat_ ? &*chat_ : nullptr,
+                      &auth_limit_};
     run_worker(setup);
   }
   board_.slot(slot).set_pid(pid);

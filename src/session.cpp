@@ -107,6 +107,7 @@ void Session::notice(std::string_view text, std::string& out) const {
 void Session::take_part(std::string_view part, std::string& out) {
   if (part.empty()) return;
   in_message_ = true;
+  message_bytes_ += part.size();
   if (!authenticated_ || service_.whole_messages()) {
     // Kept whole: before AUTH nothing is processed, and some services need
     // the message entire. Past max_message the rest is dropped and counted.
@@ -141,6 +142,8 @@ Session::Step Session::end_message(std::string& out) {
     service_.end(out);
   }
   if (step != Step::leave) ++messages_;
+  if (command == Command::none && !authenticated_ && ++unauthenticated_replies_ >= max_unauthenticated_replies)
+    step = Step::unauthenticated;
   reset_message();
   return step;
 }
@@ -162,6 +165,7 @@ void Session::reset_message() {
   deciding_ = true;
   too_long_ = false;
   in_message_ = false;
+  message_bytes_ = 0;
 }
 
 }  // namespace ws

@@ -256,6 +256,8 @@ class Worker {
     } else {
       configure_client_socket(fd, peer);
       context_.client_id = static_cast<uint64_t>(getpid()) << 32 | static_cast<uint32_t>(served_);
+      context_.auth_limit = setup_.auth_limit;
+      context_.peer = client.ip;
       signals::unblock(client_signals);
       reason = serve_connection(fd, context_, &totals);
       signals::block(client_signals);

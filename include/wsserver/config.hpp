@@ -37,6 +37,9 @@ struct Config {
   std::vector<std::string> allow;
   std::vector<std::string> deny;
   int max_per_ip = 0;
+  int auth_timeout = 10;         // seconds to authenticate (0 = no limit)
+  long long min_rate = 1024;     // bytes/s a message slower than idle_timeout must keep up (0 = none)
+  int auth_max_failures = 10;    // failed AUTHs per minute per address before it is refused (0 = no limit)
   std::string user;
   std::string group;
   std::string pid_file;

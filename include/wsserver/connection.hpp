@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "wsserver/auth_limit.hpp"
 #include "wsserver/client_io.hpp"
 #include "wsserver/config.hpp"
 #include "wsserver/scoreboard.hpp"
@@ -27,9 +28,12 @@ struct ConnectionContext {
   size_t buffer_size;
   std::string* out;
   uint64_t client_id;  // unique per connection (chat uses it to skip the sender)
+  AuthLimit* auth_limit = nullptr;  // failed AUTHs per address, shared by the workers
+  IpAddress peer{};                 // the client's address (AF_UNSPEC on a unix socket)
 };
 
-// Serves the client on `fd` (blocking, close-on-exec) and closes it.
+// Serves the client on `fd` (blocking, close-on-exec) and closes it; a
+// client from an address refused for failed AUTHs is closed at once.
 CloseReason serve_connection(int fd, const ConnectionContext& context, ConnectionTotals* totals);
 
 // Sends a one-line notice without blocking and closes (refused clients).

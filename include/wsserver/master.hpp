@@ -113,6 +113,7 @@ class Master {
   AccessRules access_;
   Handoff handoff_;
   std::optional<ChatRing> chat_;  // made when the service is first chat
+  AuthLimit auth_limit_;          // shared with the workers; only they use it
   int exit_status_ = 0;
   int64_t started_wall_ms_;
 

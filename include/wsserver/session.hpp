@@ -45,10 +45,15 @@ struct SessionLimits {
 
 class Session {
  public:
+  // Messages answered before AUTH; the last of them ends the connection, so
+  // that a flood of terminators cannot make a stranger's flood of notices.
+  static constexpr int max_unauthenticated_replies = 3;
+
   enum class Step {
     more,         // everything was handled
     leave,        // the client asked to leave (exit, quit)
     auth_failed,  // a wrong secret: delay, then reply, then call receive() with the rest
+    unauthenticated,  // the last message allowed before AUTH was answered: close
   };
   struct Result {
     Step step;
@@ -70,6 +75,8 @@ class Session {
   bool authenticated() const { return authenticated_; }
   // Bytes received since the last terminator (a message is in progress).
   bool in_message() const { return in_message_; }
+  // Bytes of the message in progress received so far, kept or not.
+  uint64_t message_bytes() const { return message_bytes_; }
   // Bytes kept back for a possible command or a whole message; never more
   // than max_message (the fuzzer checks that bound).
   size_t held_bytes() const { return held_.size(); }
@@ -90,6 +97,8 @@ class Session {
   std::string held_;         // raw bytes of a possible command or a whole message
   uint64_t messages_ = 0;
   int auth_failures_ = 0;
+  int unauthenticated_replies_ = 0;
+  uint64_t message_bytes_ = 0;
 };
 
 }  // namespace ws

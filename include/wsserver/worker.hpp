@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "wsserver/access.hpp"
+#include "wsserver/auth_limit.hpp"
 #include "wsserver/chat_ring.hpp"
 #include "wsserver/config.hpp"
 #include "wsserver/listener.hpp"
@@ -35,6 +36,7 @@ struct WorkerSetup {
   const AccessRules* access;
   int handoff_fd;                    // clients passed by the master, or -1
   ChatRing* chat;                    // the chat service's ring, or null
+  AuthLimit* auth_limit = nullptr;   // failed AUTHs per address, shared by all workers
 };
 
 // Runs in the child right after fork; never returns.

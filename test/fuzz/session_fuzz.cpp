@@ -46,6 +46,7 @@ struct Outcome {
   std::string out;
   bool left = false;               // exit or quit
   bool closed_for_auth = false;    // the third wrong secret
+  bool closed_unauthenticated = false;  // the last message answered before AUTH
   int auth_failures = 0;
   bool authenticated = false;
   uint64_t messages = 0;
@@ -72,13 +73,14 @@ class Client {
       bytes.remove_prefix(r.consumed);
       if (r.step == ws::Session::Step::auth_failed) session_.notice("ERR authentication failed", outcome_.out);
       if (r.step == ws::Session::Step::leave) return !(outcome_.left = true);
+      if (r.step == ws::Session::Step::unauthenticated) return !(outcome_.closed_unauthenticated = true);
       if (session_.auth_failures() >= max_auth_failures) return !(outcome_.closed_for_auth = true);
     }
     return true;
   }
 
   Outcome close() {
-    if (!outcome_.left && !outcome_.closed_for_auth) {
+    if (!outcome_.left && !outcome_.closed_for_auth && !outcome_.closed_unauthenticated) {
       ws::Session::Step step = session_.finish(outcome_.out);
       if (step == ws::Session::Step::auth_failed) session_.notice("ERR authentication failed", outcome_.out);
       outcome_.left = step == ws::Session::Step::leave;
