@@ -88,8 +88,8 @@ bool parse_port(std::string_view s, uint16_t* network_order) {
 // IPv4, as the text asks.
 bool parse_ip(std::string_view s, int family, uint8_t* out) {
   if (s.empty() || s.size() >= INET6_ADDRSTRLEN) return false;
-  if (!std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':'; }))
-    return false;
+  auto allowed = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':'; };
+  if (!std::all_of(s.begin(), s.end(), allowed)) return false;
   return inet_pton(family, std::string(s).c_str(), out) == 1;
 }
 
@@ -197,7 +197,8 @@ bool ProxyHeaderParser::has_addresses() const {
 
 void ProxyHeaderParser::check_v2_length() {
   total_ = v2_fixed + (size_t{buf_[14]} << 8 | buf_[15]);
-  if (has_addresses() && total_ < v2_fixed + block_size(buf_[13] >> 4)) fail("v2 length shorter than its address block");
+  if (has_addresses() && total_ < v2_fixed + block_size(buf_[13] >> 4))
+    fail("v2 length shorter than its address block");
   else if (seen_ == total_) finish_v2();
 }
 

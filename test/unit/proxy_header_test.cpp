@@ -66,8 +66,8 @@ const std::string v2_signature("\r\n\r\n\0\r\nQUIT\n", 12);
 
 // The 16-byte fixed part, then `body` (address block and TLVs).
 std::string v2(int ver_cmd, int family, const std::string& body) {
-  return v2_signature + bytes({ver_cmd, family, static_cast<int>(body.size() >> 8), static_cast<int>(body.size() & 0xff)}) +
-         body;
+  int length = static_cast<int>(body.size());
+  return v2_signature + bytes({ver_cmd, family, length >> 8, length & 0xff}) + body;
 }
 
 std::string tlv(int type, const std::string& value) {
@@ -286,7 +286,8 @@ TEST_CASE("proxy header: a partial header asks for more, never fails for lack of
 }
 
 TEST_CASE("proxy header: wrong signatures", "[proxy]") {
-  for (const char* bad : {"GET / HTTP/1.1\r\n", "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n", "PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+  for (const char* bad : {"GET / HTTP/1.1\r\n", "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+                          "PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n",
                           "PROXZ UNKNOWN\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", "\r\n\r\n\r\n"})
     check_bad(bad, "bad signature");
   for (size_t i = 0; i < 12; ++i) {
@@ -310,7 +311,8 @@ TEST_CASE("proxy header: v1 longer than 107 bytes, or ended by anything but CRLF
 TEST_CASE("proxy header: v1 fields out of place", "[proxy]") {
   for (const char* bad : {"PROXY TCP4  192.168.0.1 192.168.0.11 56324 443\r\n",
                           "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443 \r\n",
-                          "PROXY TCP4 192.168.0.1 192.168.0.11 56324\r\n", "PROXY TCP4 192.168.0.1 192.168.0.11 1 2 3\r\n",
+                          "PROXY TCP4 192.168.0.1 192.168.0.11 56324\r\n",
+                          "PROXY TCP4 192.168.0.1 192.168.0.11 1 2 3\r\n",
                           "PROXY TCP4\r\n", "PROXY \r\n", "PROXY UNKNOWNX\r\n", " PROXY UNKNOWN\r\n"})
     check_bad(bad, "");
   for (const char* bad : {"PROXY tcp4 1.2.3.4 5.6.7.8 1 2\r\n", "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n",
