@@ -67,6 +67,37 @@ std::vector<std::string> start_args(const test::TempDir& dir, const std::string&
           "--workers", "1", "--log_file", log_file};
 }
 
+// A child that does nothing but can be signalled: the process a forged pid
+// file points at.
+int start_sleeper() {
+  int pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Runs Server through a wrapper that plants `file` (with the pid the server
+// will have: exec keeps it) as `nobody` would, just before the real binary
+// starts.
+struct PlantingWrapper {
+  PlantingWrapper(const test::TempDir& dir, const std::string& file_prefix) {
+    const char* old = std::getenv("WSSERVER");
+    saved = old ? old : "";
+    std::string script = "#!/bin/sh\nf=\"" + file_prefix + "$$\"\nprintf 'planted\\n' > \"$f\"\nchown nobody \"$f\"\nexec " +
+                         test::wsserver_binary() + " \"$@\"\n";
+    setenv("WSSERVER", dir.write("wrap.sh", script, 0755).c_str(), 1);
+  }
+  ~PlantingWrapper() { restore(); }
+  void restore() {
+    if (saved.empty()) unsetenv("WSSERVER");
+    else setenv("WSSERVER", saved.c_str(), 1);
+  }
+  std::string saved;
+};
+
 }  // namespace
 
 TEST_CASE("security: a log file planted as a link or a FIFO is neither given away nor written through") {
@@ -118,5 +149,48 @@ TEST_CASE("security: a log file planted as a link or a FIFO is neither given awa
     close(reader);
     CHECK(read.status == 73);
     CHECK_THAT(read.err, Catch::Contains("not a regular file"));
+  }
+}
+
+TEST_CASE("security: the pid file cannot be planted or forged in a shared directory") {
+  if (skip_unless_root()) return;
+  test::TempDir dir;
+  std::string shared = dir.file("shared");
+  REQUIRE(mkdir(shared.c_str(), 01777) == 0);
+  REQUIRE(chmod(shared.c_str(), 01777) == 0);
+  std::string pid_file = shared + "/w.pid";
+
+  SECTION("a temp file planted under the name the master would use does not become the pid file") {
+    PlantingWrapper wrapper(dir, pid_file + ".tmp.");
+    Server server({"--workers", "1", "--pid_file", pid_file});
+    wrapper.restore();
+    std::string planted = pid_file + ".tmp." + std::to_string(server.pid());
+    REQUIRE(std::filesystem::exists(planted));
+    CHECK(read_file(planted) == "planted\n");
+    CHECK(stat_of(planted).st_uid == nobody().pw_uid);
+    CHECK(ws::read_pid(pid_file) == server.pid());
+    CHECK(stat_of(pid_file).st_uid == 0);
+    CHECK(stat_of(pid_file).st_ino != stat_of(planted).st_ino);
+  }
+
+  SECTION("-s stop does not signal a pid written into the pid file by someone else") {
+    Server server({"--workers", "1", "--pid_file", pid_file});
+    int sleeper = start_sleeper();
+    {
+      // Rewritten in place: the master still holds its lock on this file.
+      int fd = open(pid_file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+      REQUIRE(fd >= 0);
+      std::string text = std::to_string(sleeper) + "\n";
+      REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+      close(fd);
+    }
+    auto stop = run_wsserver(server.same_files({"-s", "stop"}));
+    CHECK(stop.status == 1);
+    CHECK_THAT(stop.err, Catch::Contains("not signalling pid " + std::to_string(sleeper)) &&
+                             Catch::Contains("is pid " + std::to_string(server.pid())));
+    CHECK(waitpid(sleeper, nullptr, WNOHANG) == 0);  // still running
+    CHECK(test::alive(server.pid()));
+    kill(sleeper, SIGKILL);
+    waitpid(sleeper, nullptr, 0);
   }
 }
