@@ -194,3 +194,38 @@ TEST_CASE("security: the pid file cannot be planted or forged in a shared direct
     waitpid(sleeper, nullptr, 0);
   }
 }
+
+TEST_CASE("security: unix listeners get unix_mode and unix_group whatever the umask") {
+  if (skip_unless_root()) return;
+  // The umask that made these sockets 0755 before unix_mode existed.
+  struct UmaskGuard {
+    mode_t old = umask(022);
+    ~UmaskGuard() { umask(old); }
+  } guard;
+  const group* nogroup = getgrnam("nogroup");
+  REQUIRE(nogroup);
+  gid_t nogroup_gid = nogroup->gr_gid;
+
+  SECTION("0660 by default") {
+    Server server({"--workers", "1", "--listen", "unix:{dir}/s.sock"});
+    CHECK((stat_of(server.dir().file("s.sock")).st_mode & 0777) == 0660);
+  }
+  SECTION("unix_mode 0600") {
+    Server server({"--workers", "1", "--listen", "unix:{dir}/s.sock", "--unix_mode", "0600"});
+    CHECK((stat_of(server.dir().file("s.sock")).st_mode & 0777) == 0600);
+  }
+  SECTION("unix_group names the group") {
+    Server server({"--workers", "1", "--listen", "unix:{dir}/s.sock", "--unix_group", "nogroup"});
+    struct stat st = stat_of(server.dir().file("s.sock"));
+    CHECK(st.st_gid == nogroup_gid);
+    CHECK(st.st_uid == 0);
+  }
+  SECTION("the workers' group by default") {
+    Server server({"--workers", "1", "--listen", "unix:{dir}/s.sock", "--user", "nobody", "--group", "nogroup"});
+    CHECK(stat_of(server.dir().file("s.sock")).st_gid == nogroup_gid);
+    // A worker running as nobody:nogroup can still serve through it.
+    test::Client c = test::Client::connect_unix(server.dir().file("s.sock"));
+    REQUIRE(c.send("a b\n"));
+    CHECK(c.reply() == "ab");
+  }
+}
