@@ -39,7 +39,8 @@ bool syslog_open = false;
 // Someone who can write to the log directory may plant a symlink, a hard
 // link or a FIFO where the log goes (nginx CVE-2016-1247): the master, as
 // root, must neither write through it nor give it away. Only a file the
-// master itself created is handed to the workers' user.
+// master itself created is handed to the workers' user. A character device
+// (/dev/null, /dev/full) is fine: only root can make one.
 int open_log_file(const std::string& path, std::string* error) {
   constexpr int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
   Fd fd(::open(path.c_str(), flags | O_CREAT | O_EXCL, 0644));
@@ -48,6 +49,7 @@ int open_log_file(const std::string& path, std::string* error) {
   struct stat st {};
   std::string why = !fd                         ? std::strerror(errno)
                     : fstat(fd.get(), &st) != 0 ? std::strerror(errno)
+                    : S_ISCHR(st.st_mode)       ? ""
                     : !S_ISREG(st.st_mode)      ? "not a regular file"
                     : st.st_nlink != 1          ? "a file with several hard links"
                                                 : "";
