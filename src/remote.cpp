@@ -60,7 +60,12 @@ int status(const Options& o, int pid) {
 // says which pid really is the master. Nothing is signalled on doubt.
 bool confirmed(const Options& o, int pid) {
   std::string error;
-  int master = control_peer_pid(o.config.control_socket, 5000, &error);
+  // A master binds its control socket just after it writes its pid file.
+  int master = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while ((master = control_peer_pid(o.config.control_socket, 5000, &error)) == 0 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   if (master == 0) {
     std::fprintf(stderr, "wsserver: not signalling pid %d: cannot confirm it is the master: %s\n", pid, error.c_str());
     return false;
