@@ -114,7 +114,15 @@ class LineTrackingConfig : public CLI::ConfigTOML {
 // errors than CLI11's transformers give.
 struct Words {
   std::string service = "strip", reply_terminator = "nul", overflow = "queue", log_level = "info";
+  std::string unix_mode = "0660";
 };
+
+// A permission mode as chmod takes it: octal digits, nothing above 0777.
+std::string check_octal_mode(const std::string& text) {
+  bool octal = !text.empty() && text.size() <= 4 && text.find_first_not_of("01234567") == std::string::npos;
+  if (!octal || std::stoul(text, nullptr, 8) > 0777) return "an octal mode from 0000 to 0777 is expected, not " + text;
+  return "";
+}
 
 void add_config_options(CLI::App& app, Config& c, Words& w) {
   auto any_count = CLI::detail::expected_max_vector_size;
@@ -157,6 +165,9 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
   app.add_option("--log_level", w.log_level, "error, warn, info or debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}))->capture_default_str();
   app.add_option("--access_log", c.access_log, "Access log: a path, stderr or syslog");
+  app.add_option("--unix_mode", w.unix_mode, "Mode of unix: listener sockets (octal)")
+      ->check(CLI::Validator(check_octal_mode, "MODE"))->capture_default_str();
+  app.add_option("--unix_group", c.unix_group, "Group of unix: listener sockets");
 }
 
 void apply_words(const Words& w, Config& c) {
@@ -167,6 +178,7 @@ void apply_words(const Words& w, Config& c) {
   c.log_level = w.log_level == "error" ? log::Level::error
                 : w.log_level == "warn" ? log::Level::warn
                 : w.log_level == "debug" ? log::Level::debug : log::Level::info;
+  c.unix_mode = static_cast<unsigned>(std::stoul(w.unix_mode, nullptr, 8));
   for (auto* list : {&c.listen, &c.allow, &c.deny})
     list->erase(std::remove(list->begin(), list->end(), std::string()), list->end());
 }

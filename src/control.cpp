@@ -133,18 +133,45 @@ std::vector<int> ControlServer::descriptors() const {
   return out;
 }
 
-std::optional<std::string> query_control(const std::string& path, const std::string& request, int timeout_ms,
-                                         std::string* error) {
+namespace {
+
+// Bounded waits, even for connect: a hung master must not hang whoever asks.
+Fd connect_control(const std::string& path, int timeout_ms, std::string* error) {
   sockaddr_un un;
-  if (!fill_address(path, &un, error)) return std::nullopt;
+  if (!fill_address(path, &un, error)) return Fd();
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  // Bounded waits: a hung master must not hang whoever asks.
   setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) {
+    *error = "cannot reach the control socket " + path + ": " + std::strerror(errno);
+    return Fd();
+  }
+  return fd;
+}
+
+}  // namespace
+
+int control_peer_pid(const std::string& path, int timeout_ms, std::string* error) {
+  Fd fd = connect_control(path, timeout_ms, error);
+  if (!fd) return 0;
+  // The credentials of whoever called listen(): the master itself, known to
+  // the kernel without the master having to answer.
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    *error = "cannot read the control socket's peer: " + std::string(std::strerror(errno));
+    return 0;
+  }
+  return cred.pid;
+}
+
+std::optional<std::string> query_control(const std::string& path, const std::string& request, int timeout_ms,
+                                         std::string* error) {
+  Fd fd = connect_control(path, timeout_ms, error);
+  if (!fd) return std::nullopt;
   std::string line = request + "\n";
-  if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&un), sizeof un) != 0 ||
-      send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+  if (send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
     *error = "cannot reach the control socket " + path + ": " + std::strerror(errno);
     return std::nullopt;
   }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -115,14 +116,44 @@ bool clear_stale_socket_file(const std::string& path, std::string* error) {
   return true;
 }
 
-bool bind_unix(const ListenAddress& a, int backlog, Listener& out, std::string* error) {
+// chmod and chown on a path follow a symlink that whoever can write to its
+// directory may have put there since bind: both act on the file opened
+// without following links, and only if it is a socket of ours.
+bool apply_unix_access(const std::string& path, const UnixAccess& access, std::string* error) {
+  Fd file(open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (!file || fstat(file.get(), &st) != 0) return fail(error, "cannot set the mode of unix:" + path, errno);
+  if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+    return fail(error, "cannot set the mode of unix:" + path + ": no longer our socket", EPERM);
+  if (access.group != static_cast<gid_t>(-1) && st.st_gid != access.group &&
+      fchownat(file.get(), "", static_cast<uid_t>(-1), access.group, AT_EMPTY_PATH) != 0)
+    return fail(error, "cannot set the group of unix:" + path + " (unix_group)", errno);
+  // An O_PATH descriptor takes no fchmod; its /proc link reaches the same file.
+  std::string self = "/proc/self/fd/" + std::to_string(file.get());
+  if (chmod(self.c_str(), access.mode) != 0) return fail(error, "cannot set the mode of unix:" + path + " (unix_mode)", errno);
+  return true;
+}
+
+bool bind_unix(const ListenAddress& a, int backlog, const UnixAccess& access, Listener& out, std::string* error) {
   if (!clear_stale_socket_file(a.path, error)) return false;
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return fail(error, "cannot create a unix socket", errno);
   sockaddr_un un{};
   un.sun_family = AF_UNIX;
   std::strncpy(un.sun_path, a.path.c_str(), sizeof un.sun_path - 1);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) return fail(error, "cannot bind unix:" + a.path, errno);
+  // Owner-only from the moment it exists, whatever the umask, until its
+  // mode and group are set; nobody can connect before listen() anyway.
+  mode_t old_umask = umask(0177);
+  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&un), sizeof un);
+  int bind_errno = errno;
+  umask(old_umask);
+  if (rc != 0) return fail(error, "cannot bind unix:" + a.path, bind_errno);
+  if (!apply_unix_access(a.path, access, error)) {
+    int err = errno;
+    unlink(a.path.c_str());
+    errno = err;
+    return false;
+  }
   if (listen(fd.get(), backlog) != 0) return fail(error, "cannot listen on unix:" + a.path, errno);
   out.sockets.push_back({std::move(fd), Transport::unix_stream, "unix:" + a.path});
   return true;
@@ -130,10 +161,27 @@ bool bind_unix(const ListenAddress& a, int backlog, Listener& out, std::string* 
 
 }  // namespace
 
-std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error) {
+std::optional<UnixAccess> unix_access(const Config& config, const Identity& workers, std::string* error) {
+  UnixAccess access{static_cast<mode_t>(config.unix_mode), workers.drop ? workers.gid : static_cast<gid_t>(-1)};
+  if (config.unix_group.empty()) return access;
+  const group* gr = getgrnam(config.unix_group.c_str());
+  if (!gr) {
+    *error = "unix_group: unknown group \"" + config.unix_group + "\"";
+    return std::nullopt;
+  }
+  access.group = gr->gr_gid;
+  return access;
+}
+
+bool set_unix_access(const Listener& listener, const UnixAccess& access, std::string* error) {
+  return listener.address.transport != Transport::unix_stream || apply_unix_access(listener.address.path, access, error);
+}
+
+std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error,
+                                      const UnixAccess& access) {
   Listener out;
   out.address = address;
-  bool ok = address.transport == Transport::unix_stream ? bind_unix(address, backlog, out, error)
+  bool ok = address.transport == Transport::unix_stream ? bind_unix(address, backlog, access, out, error)
             : address.host.empty()                      ? bind_any(address, backlog, out, error)
                                                         : bind_host(address, backlog, out, error);
   if (!ok) return std::nullopt;

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "wsserver/fd.hpp"
+
 namespace ws::log {
 namespace {
 
@@ -34,13 +36,31 @@ bool chown_files = false;
 uid_t file_uid = 0;
 bool syslog_open = false;
 
+// Someone who can write to the log directory may plant a symlink, a hard
+// link or a FIFO where the log goes (nginx CVE-2016-1247): the master, as
+// root, must neither write through it nor give it away. Only a file the
+// master itself created is handed to the workers' user. A character device
+// (/dev/null, /dev/full) is fine: only root can make one.
 int open_log_file(const std::string& path, std::string* error) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0 && error) *error = "cannot open log file " + path + ": " + std::strerror(errno);
-  // Only files we may give away (running as root); a failure just means
-  // workers cannot reopen it, and they keep the descriptor they have.
-  if (fd >= 0 && chown_files && fchown(fd, file_uid, static_cast<gid_t>(-1)) != 0 && error) error->clear();
-  return fd;
+  constexpr int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  Fd fd(::open(path.c_str(), flags | O_CREAT | O_EXCL, 0644));
+  bool created = bool(fd);
+  if (!fd && errno == EEXIST) fd = Fd(::open(path.c_str(), flags));
+  struct stat st {};
+  std::string why = !fd                         ? std::strerror(errno)
+                    : fstat(fd.get(), &st) != 0 ? std::strerror(errno)
+                    : S_ISCHR(st.st_mode)       ? ""
+                    : !S_ISREG(st.st_mode)      ? "not a regular file"
+                    : st.st_nlink != 1          ? "a file with several hard links"
+                                                : "";
+  if (!why.empty()) {
+    if (error) *error = "cannot open log file " + path + ": " + why;
+    return -1;
+  }
+  // A failed chown just means workers cannot reopen it; they keep the
+  // descriptor they have.
+  if (created && chown_files && fchown(fd.get(), file_uid, static_cast<gid_t>(-1)) != 0 && error) error->clear();
+  return fd.release();
 }
 
 bool open_sink(Sink& sink, const std::string& where, std::string* error) {

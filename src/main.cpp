@@ -66,12 +66,22 @@ ws::PidFile lock_pid_file(const ws::Config& config) {
   return std::move(*pid_file);
 }
 
-std::vector<ws::Listener> bind_listeners(const ws::Config& config, ws::PidFile& pid_file) {
+ws::UnixAccess unix_access_or_exit(const ws::Config& config, const ws::Identity& identity) {
+  std::string error;
+  auto access = ws::unix_access(config, identity, &error);
+  if (!access) {
+    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
+    std::exit(ws::exit_code::config);
+  }
+  return *access;
+}
+
+std::vector<ws::Listener> bind_listeners(const ws::Config& config, const ws::UnixAccess& access, ws::PidFile& pid_file) {
   std::vector<ws::Listener> listeners;
   for (const auto& text : config.listen) {
     std::string error;
     auto address = ws::parse_listen_address(text, &error);
-    auto listener = address ? ws::open_listener(*address, config.backlog, &error) : std::nullopt;
+    auto listener = address ? ws::open_listener(*address, config.backlog, &error, access) : std::nullopt;
     if (!listener) {
       pid_file.abandon();
       ws::log::fatal(ws::exit_code::os_error, "%s", error.c_str());
@@ -121,6 +131,7 @@ int main(int argc, char** argv) {
   if (!options.signal_action.empty()) return ws::act_on_master(options);
   std::string warning;
   setup.identity = resolve_identity_or_exit(options.config, &warning);
+  ws::UnixAccess unix_access = unix_access_or_exit(options.config, setup.identity);
   std::string error;
   if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error)) {
     std::fprintf(stderr, "wsserver: %s\n", error.c_str());
@@ -136,7 +147,7 @@ int main(int argc, char** argv) {
   ws::signals::block(ws::master_signal_set());
   open_logs(options, setup.identity);
   setup.pid_file = lock_pid_file(options.config);
-  setup.listeners = bind_listeners(options.config, *setup.pid_file);
+  setup.listeners = bind_listeners(options.config, unix_access, *setup.pid_file);
   if (options.daemon) ws::daemon::detach();
   claim_files(setup);
   setup.identity_warning = warning;

@@ -26,7 +26,7 @@ bool Master::prepare_chat(const Config& config) {
   return true;
 }
 
-bool Master::adopt_listeners(const Config& next, std::vector<Listener>* adopted) {
+bool Master::adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* adopted) {
   std::vector<Listener> fresh;
   for (const auto& text : next.listen) {
     auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
@@ -34,7 +34,7 @@ bool Master::adopt_listeners(const Config& next, std::vector<Listener>* adopted)
     if (same != s_.listeners.end()) continue;
     std::string error;
     auto address = parse_listen_address(text, &error);
-    auto listener = address ? open_listener(*address, next.backlog, &error) : std::nullopt;
+    auto listener = address ? open_listener(*address, next.backlog, &error, access) : std::nullopt;
     if (!listener) {
       log::error("reload failed, nothing changed: %s", error.c_str());
       return false;
@@ -53,6 +53,8 @@ bool Master::adopt_listeners(const Config& next, std::vector<Listener>* adopted)
     }
     for (const auto& socket : same->sockets)
       if (socket.transport != Transport::udp) listen(socket.fd.get(), next.backlog);  // applies a new backlog
+    std::string error;
+    if (!set_unix_access(*same, access, &error)) log::warn("%s", error.c_str());  // it keeps serving as it was
     adopted->push_back(std::move(*same));
   }
   for (const auto& old : s_.listeners) {
@@ -77,6 +79,11 @@ void Master::reload() {
     log::error("reload failed, nothing changed: %s", error.c_str());
     return;
   }
+  auto unix_perms = unix_access(next.config, *identity, &error);
+  if (!unix_perms) {
+    log::error("reload failed, nothing changed: %s", error.c_str());
+    return;
+  }
   if (next.config.pid_file != config_.pid_file || next.config.control_socket != config_.control_socket) {
     log::warn("pid_file and control_socket change only at restart: keeping %s", config_.pid_file.c_str());
     next.config.pid_file = config_.pid_file;
@@ -98,7 +105,7 @@ void Master::reload() {
     log::warn("max_message %lld exceeds the chat ring's %zu bytes until restart", next.config.max_message,
               chat_->max_message());
   std::vector<Listener> adopted;
-  if (!adopt_listeners(next.config, &adopted)) return;
+  if (!adopt_listeners(next.config, *unix_perms, &adopted)) return;
 
   s_.listeners = std::move(adopted);
   s_.options = std::move(next);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -59,15 +60,18 @@ std::optional<PidFile> PidFile::lock(const std::string& path, int* running, std:
 }
 
 bool PidFile::write(int pid, std::string* error) {
-  std::string temp = path_ + ".tmp." + std::to_string(pid);
-  Fd fd(open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  // A fresh file of our own (O_EXCL, random name): in a shared directory a
+  // name we could guess may already be someone else's file, which would then
+  // become our pid file while they can still write to it.
+  std::string temp = path_ + ".tmp.XXXXXX";
+  Fd fd(mkostemp(temp.data(), O_CLOEXEC));
   std::string text = std::to_string(pid) + "\n";
-  bool ok = fd && flock(fd.get(), LOCK_EX | LOCK_NB) == 0 &&
+  bool ok = fd && fchmod(fd.get(), 0644) == 0 && flock(fd.get(), LOCK_EX | LOCK_NB) == 0 &&
             ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
             rename(temp.c_str(), path_.c_str()) == 0;
   if (!ok) {
     *error = "cannot write pid file " + path_ + ": " + std::strerror(errno);
-    unlink(temp.c_str());  // may not exist; nothing else to undo
+    if (fd) unlink(temp.c_str());  // ours alone: mkostemp made it; nothing else to undo
     return false;
   }
   written_ = std::move(fd);

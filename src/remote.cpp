@@ -55,6 +55,31 @@ int status(const Options& o, int pid) {
   return exit_code::ok;
 }
 
+// The pid file may have been rewritten by someone who can write to its
+// directory: the master's control socket (bound by the master itself, 0600)
+// says which pid really is the master. Nothing is signalled on doubt.
+bool confirmed(const Options& o, int pid) {
+  std::string error;
+  // A master binds its control socket just after it writes its pid file.
+  int master = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while ((master = control_peer_pid(o.config.control_socket, 5000, &error)) == 0 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (master == 0) {
+    std::fprintf(stderr, "wsserver: not signalling pid %d: cannot confirm it is the master: %s\n", pid, error.c_str());
+    return false;
+  }
+  if (master != pid) {
+    std::fprintf(stderr,
+                 "wsserver: not signalling pid %d: the pid file %s names it, but the master on the control socket %s "
+                 "is pid %d\n",
+                 pid, o.config.pid_file.c_str(), o.config.control_socket.c_str(), master);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int act_on_master(const Options& o) {
@@ -67,6 +92,7 @@ int act_on_master(const Options& o) {
   }
   if (action == "status") return status(o, pid);
   int sig = action == "stop" ? SIGINT : action == "quit" ? SIGQUIT : action == "reload" ? SIGHUP : SIGUSR1;
+  if (!confirmed(o, pid)) return exit_code::failure;
   if (kill(pid, sig) != 0) {
     std::perror("wsserver: kill");
     return exit_code::failure;

@@ -47,6 +47,8 @@ struct Config {
   std::string log_file;  // empty: stderr, or syslog when daemonized
   log::Level log_level = log::Level::info;
   std::string access_log;
+  unsigned unix_mode = 0660;  // of unix: listener sockets; written in octal
+  std::string unix_group;     // of unix: listener sockets; empty: the workers' group
 };
 
 // The bytes that end every reply and notice.

@@ -52,6 +52,10 @@ class ControlServer {
   std::vector<Connection> connections_;
 };
 
+// Client side: the pid of the process listening on the control socket (from
+// SO_PEERCRED, so a master too busy to answer still tells who it is), or 0
+// with *error.
+int control_peer_pid(const std::string& path, int timeout_ms, std::string* error);
 // Client side: sends `request`, returns the answer, or nullopt with *error.
 std::optional<std::string> query_control(const std::string& path, const std::string& request, int timeout_ms,
                                          std::string* error);

@@ -4,13 +4,16 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "wsserver/address.hpp"
+#include "wsserver/config.hpp"
 #include "wsserver/fd.hpp"
+#include "wsserver/privileges.hpp"
 
 namespace ws {
 
@@ -25,9 +28,25 @@ struct Listener {
   std::vector<BoundSocket> sockets;
 };
 
-// Binds every socket for `address` and listens with `backlog`. On failure
-// closes what it opened and returns nullopt with *error set.
-std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error);
+// Who may connect to a unix: listener: its file's mode and group (-1 leaves
+// the group as the kernel made it).
+struct UnixAccess {
+  mode_t mode = 0660;
+  gid_t group = static_cast<gid_t>(-1);
+};
+
+// unix_mode and unix_group of `config`; an empty unix_group means the
+// workers' group when they change identity. Fails for an unknown group.
+std::optional<UnixAccess> unix_access(const Config& config, const Identity& workers, std::string* error);
+
+// Binds every socket for `address` and listens with `backlog`; a unix
+// socket's file gets `access`. On failure closes what it opened and returns
+// nullopt with *error set.
+std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error,
+                                      const UnixAccess& access = {});
+
+// Gives a unix listener's file `access` again (a reload may change it).
+bool set_unix_access(const Listener& listener, const UnixAccess& access, std::string* error);
 
 // Sets on a TCP listener the options its accepted sockets inherit (Linux
 // copies them at accept): TCP_NODELAY, and idle_timeout as the receive and

@@ -81,7 +81,7 @@ class Master {
   void kill_overdue_workers();
   void reload();
   bool prepare_chat(const Config& config);
-  bool adopt_listeners(const Config& next, std::vector<Listener>* adopted);
+  bool adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* adopted);
   void begin_stop(Stop kind);
   void progress_stop();
   void signal_children(int sig);

@@ -9,16 +9,18 @@
 
 #include "../support/tempdir.hpp"
 #include "../support/wait.hpp"
+#include "wsserver/control.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/pidfile.hpp"
 #include "wsserver/remote.hpp"
 
 namespace {
 
-// A stand-in master: it holds the pid file and, on SIGQUIT or SIGINT,
+// A stand-in master: it holds the pid file and listens on the control
+// socket (which -s asks who the master is) and, on SIGQUIT or SIGINT,
 // removes it and then takes a while to exit, as a real master does while it
 // closes its listeners (and a sanitized one while it checks for leaks).
-pid_t start_master(const std::string& pid_file) {
+pid_t start_master(const std::string& pid_file, const std::string& control_socket) {
   sigset_t stops;
   sigemptyset(&stops);
   sigaddset(&stops, SIGQUIT);
@@ -31,6 +33,8 @@ pid_t start_master(const std::string& pid_file) {
     std::string error;
     auto file = ws::PidFile::lock(pid_file, &running, &error);
     if (!file || !file->write(static_cast<int>(getpid()), &error)) _exit(1);
+    auto control = ws::ControlServer::open(control_socket, &error);
+    if (!control) _exit(1);
     int sig = 0;
     sigwait(&stops, &sig);
     file->remove();
@@ -51,12 +55,13 @@ TEST_CASE("stop and quit return only once the master has exited") {
   std::string pid_file = dir.file("w.pid");
   for (const char* action : {"quit", "stop"}) {
     INFO(action);
-    pid_t master = start_master(pid_file);
+    pid_t master = start_master(pid_file, dir.file("w.sock"));
     REQUIRE(master > 0);
     REQUIRE(test::wait_until([&] { return ws::running_master(pid_file) == master; }));
     ws::Options options;
     options.signal_action = action;
     options.config.pid_file = pid_file;
+    options.config.control_socket = dir.file("w.sock");
     CHECK(ws::act_on_master(options) == ws::exit_code::ok);
     int status = 0;
     bool gone = waitpid(master, &status, WNOHANG) == master;
