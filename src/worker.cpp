@@ -171,6 +171,7 @@ class Worker {
         return true;
       }
     }
+    int stopped = -1;
     for (size_t i = 0; i < stream_fds_.size(); ++i) {
       int listen_fd = stream_fds_[(next_listener_ + i) % stream_fds_.size()];
       sockaddr_storage peer{};
@@ -185,10 +186,22 @@ class Worker {
         pause_for_resources();
         return false;
       }
+      if (errno == EINVAL) stopped = listen_fd;
       // EAGAIN: nobody waiting here. ECONNABORTED and the like: that client
       // is gone before we took it; nothing to do for it.
     }
+    if (stopped >= 0) forget_listener(stopped);
     return false;
+  }
+
+  // The master stopped this socket listening (a graceful stop once its
+  // backlog was drained, or a reload that removed it). It would only wake
+  // the wait again and again (a closed socket polls as hung up), and its
+  // copy would keep the address bound: closed, one per call.
+  void forget_listener(int fd) {
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    stream_fds_.erase(std::find(stream_fds_.begin(), stream_fds_.end(), fd));
+    close(fd);
   }
 
   void pause_for_resources() {
