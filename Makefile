@@ -31,7 +31,7 @@ LIB_OBJ = $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/unit/*.cpp))
 INTEGRATION_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/integration/*.cpp))
 WSBENCH_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/wsbench/*.cpp))
-SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_epoll.cpp,$(wildcard test/support/*.cpp)))
+SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_epoll.cpp test/support/slow_clock.cpp,$(wildcard test/support/*.cpp)))
 
 # Packages: the build needs CLI11 and Catch2 headers; tests also use these tools.
 BUILD_PACKAGES = libcli11-dev catch2
@@ -100,12 +100,16 @@ $(BUILD)/integration-tests: $(INTEGRATION_OBJ) $(SUPPORT_OBJ) $(LIB_OBJ)
 $(BUILD)/fail-epoll.so: test/support/fail_epoll.cpp
 	$(CXX) -std=c++20 $(WARNINGS) -O2 -shared -fPIC $< -o $@
 
+# Preloaded by a test that must hold the server inside a brief window of time.
+$(BUILD)/slow-clock.so: test/support/slow_clock.cpp
+	$(CXX) -std=c++20 $(WARNINGS) -O2 -shared -fPIC $< -o $@
+
 run: $(BUILD)/wsserver
 	@mkdir -p $(BUILD)/run
 	$(BUILD)/wsserver -c etc/wsserver.conf --listen 9000 --log_file stderr \
 	  --pid_file $(BUILD)/run/wsserver.pid --control_socket $(BUILD)/run/wsserver.sock
 
-test: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/fail-epoll.so $(BUILD)/.test-deps-ok
+test: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/fail-epoll.so $(BUILD)/slow-clock.so $(BUILD)/.test-deps-ok
 	@test/run-tests $(BUILD)/unit-tests $(BUILD)/integration-tests
 
 bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server $(BUILD)/strip-speed
@@ -213,7 +217,7 @@ $(ASAN_BUILD)/flags: FORCE
 asan: $(ASAN_BUILD)/flags
 	$(call need_packages,$(SANITIZER_PACKAGES))
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(ASAN_FLAGS)' \
-	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so .test-deps-ok)
+	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so .test-deps-ok)
 	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS) && chmod 1777 $(ASAN_REPORTS)
 	@$(ASAN_ENV) WSSERVER=$(CURDIR)/$(ASAN_BUILD)/wsserver WSBENCH=$(CURDIR)/$(ASAN_BUILD)/wsbench \
 	  TEST_LOGS=$(ASAN_BUILD)/test-logs test/run-tests $(ASAN_BUILD)/unit-tests $(ASAN_BUILD)/integration-tests; \

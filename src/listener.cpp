@@ -217,6 +217,20 @@ void refuse_new_connections(const Listener& listener) {
   }
 }
 
+bool backlog_drained(const BoundSocket& socket) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  // For a listening socket the kernel reports its accept queue's length in tcpi_unacked.
+  if (getsockopt(socket.fd.get(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return true;
+  return info.tcpi_state != TCP_LISTEN || info.tcpi_unacked == 0;
+}
+
+void stop_listening(const BoundSocket& socket) {
+  if (socket.transport != Transport::tcp) return;
+  // ENOTCONN: it was not listening any more; nothing to stop.
+  shutdown(socket.fd.get(), SHUT_RDWR);
+}
+
 void remove_socket_file(const Listener& listener) {
   // A missing file is fine: someone cleaned up already.
   if (listener.address.transport == Transport::unix_stream) unlink(listener.address.path.c_str());

@@ -29,6 +29,8 @@ constexpr int64_t fast_stop_limit_ms = 3000;
 constexpr int64_t fast_stop_nudge_ms = 100;
 // How often the master looks for an idle worker while an overflow client waits.
 constexpr int64_t overflow_poll_ms = 5;
+// How often a graceful stop looks whether a listener's backlog is drained.
+constexpr int64_t drain_poll_ms = 20;
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -103,6 +105,7 @@ int64_t Master::next_wake_ms() const {
   if (!overflow_.empty()) wake = std::min(wake, monotonic_ms() + overflow_poll_ms);
   if (stop_ != Stop::none && !killed_stragglers_) wake = std::min(wake, stop_deadline_ms_);
   if (stop_ == Stop::fast) wake = std::min(wake, next_nudge_ms_);
+  if (stop_ == Stop::graceful && holds_listeners()) wake = std::min(wake, monotonic_ms() + drain_poll_ms);
   for (const auto& c : children_) wake = std::min(wake, c.retire_deadline_ms);
   return wake;
 }
@@ -226,12 +229,40 @@ void Master::begin_stop(Stop kind) {
     next_nudge_ms_ = now + fast_stop_nudge_ms;
   }
   stop_ = kind;
-  // The workers hold their own copies; the master's are no longer needed.
-  for (auto& listener : s_.listeners) listener.sockets.clear();
+  // The workers hold their own copies. A graceful stop keeps the TCP ones
+  // until their backlog is drained (close_drained_listeners); the master
+  // needs no other: a unix listener's file is gone, so nobody new reaches it.
+  for (auto& listener : s_.listeners)
+    std::erase_if(listener.sockets,
+                  [kind](const BoundSocket& s) { return kind == Stop::fast || s.transport != Transport::tcp; });
+}
+
+// The master, not each worker, ends the listening: a listening socket is one
+// kernel object however many processes hold it, and shutdown() stops it for
+// all of them at once. So a busy worker, blocked in recv() or send() for as
+// long as its client likes, needs neither a signal nor a change to its
+// conversation (signals reach it there only for a fast stop and a reopen),
+// and the port refuses new clients at once instead of when the last busy
+// worker leaves. The master never accepts here, so it can watch the queue
+// (TCP_INFO) without taking from it; the drop filter keeps the queue from
+// growing, and until it is empty the socket stays open, so no connection
+// queued at the signal is reset.
+void Master::close_drained_listeners() {
+  for (auto& listener : s_.listeners)
+    std::erase_if(listener.sockets, [](const BoundSocket& s) {
+      if (!backlog_drained(s)) return false;
+      stop_listening(s);
+      return true;
+    });
+}
+
+bool Master::holds_listeners() const {
+  return std::any_of(s_.listeners.begin(), s_.listeners.end(), [](const Listener& l) { return !l.sockets.empty(); });
 }
 
 void Master::progress_stop() {
   int64_t now = monotonic_ms();
+  if (stop_ == Stop::graceful) close_drained_listeners();
   if (stop_ == Stop::fast && now >= next_nudge_ms_) {
     signal_children(SIGTERM);
     next_nudge_ms_ = now + fast_stop_nudge_ms;

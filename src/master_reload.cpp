@@ -59,7 +59,13 @@ bool Master::adopt_listeners(const Config& next, const UnixAccess& access, std::
   }
   for (const auto& old : s_.listeners) {
     if (old.sockets.empty()) continue;
-    for (const auto& socket : old.sockets) log::info("no longer listening on %s", socket.local.c_str());
+    // Busy old workers keep copies until their clients leave; stopped here,
+    // the socket refuses new clients at once instead of queueing them where
+    // nobody accepts (retiring workers take no new client).
+    for (const auto& socket : old.sockets) {
+      log::info("no longer listening on %s", socket.local.c_str());
+      stop_listening(socket);
+    }
     remove_socket_file(old);
   }
   return true;

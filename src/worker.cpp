@@ -41,6 +41,9 @@ constexpr size_t read_buffer_size = 64 * 1024;
 // buffers' pages back, so an idle worker stays near its fresh size.
 constexpr uint64_t large_transfer = 16 * 1024;
 constexpr int resource_pause_ms = 200;
+// How long a worker with several stream listeners sleeps before it looks at
+// them again although nothing woke it (see wait_for_connection).
+constexpr int relook_ms = 500;
 constexpr int64_t resource_log_interval_ms = 5000;
 
 // Delivered only while the worker waits (for a connection, or in chat for
@@ -169,9 +172,17 @@ class Worker {
 
   void wait_for_connection() {
     epoll_event events[8];
+    // EPOLLEXCLUSIVE wakes one worker per connection, and with several
+    // sources of clients (stream listeners, the hand-off socket) that wake-up
+    // can be lost: a worker woken for one may take a client that came on
+    // another, while the idle workers that had looked just before the first
+    // came are never told of it. So with more than one source they look again
+    // now and then: a client waits at most that long, not until the next comes.
+    size_t sources = stream_fds_.size() + (setup_.handoff_fd >= 0 ? 1 : 0);
+    int timeout = sources > 1 ? relook_ms : -1;
     // Signals are delivered only here, atomically with the wait: a stop that
     // arrives just before the call still wakes it.
-    if (epoll_pwait(epoll_.get(), events, 8, -1, &wait_mask_) < 0 && errno != EINTR)
+    if (epoll_pwait(epoll_.get(), events, 8, timeout, &wait_mask_) < 0 && errno != EINTR)
       log::error("%s", log::syscall_error("epoll_pwait").c_str());
   }
 
@@ -188,6 +199,7 @@ class Worker {
         return true;
       }
     }
+    int stopped = -1;
     for (size_t i = 0; i < stream_fds_.size(); ++i) {
       int listen_fd = stream_fds_[(next_listener_ + i) % stream_fds_.size()];
       sockaddr_storage peer{};
@@ -202,10 +214,22 @@ class Worker {
         pause_for_resources();
         return false;
       }
+      if (errno == EINVAL) stopped = listen_fd;
       // EAGAIN: nobody waiting here. ECONNABORTED and the like: that client
       // is gone before we took it; nothing to do for it.
     }
+    if (stopped >= 0) forget_listener(stopped);
     return false;
+  }
+
+  // The master stopped this socket listening (a graceful stop once its
+  // backlog was drained, or a reload that removed it). It would only wake
+  // the wait again and again (a closed socket polls as hung up), and its
+  // copy would keep the address bound: closed, one per call.
+  void forget_listener(int fd) {
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    stream_fds_.erase(std::find(stream_fds_.begin(), stream_fds_.end(), fd));
+    close(fd);
   }
 
   void pause_for_resources() {

@@ -64,4 +64,14 @@ namespace ws {
 // (a socket filter drops their SYNs; a unix socket's file is removed) while the
 // connections already waiting in the backlog can still be accepted.
 void refuse_new_connections(const Listener& listener);
+
+// True once no connection waits in a TCP socket's accept queue (or its
+// length cannot be read): after refuse_new_connections() it stays so.
+bool backlog_drained(const BoundSocket& socket);
+
+// Stops a TCP socket listening for every process that holds a copy of it
+// (shutdown acts on the socket, not on one descriptor), so connections are
+// refused at once. Connections still queued would be reset: call it once
+// backlog_drained(). Other transports are left as they are.
+void stop_listening(const BoundSocket& socket);
 }  // namespace ws

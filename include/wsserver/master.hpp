@@ -84,6 +84,8 @@ class Master {
   bool adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* adopted);
   void begin_stop(Stop kind);
   void progress_stop();
+  void close_drained_listeners();
+  bool holds_listeners() const;
   void signal_children(int sig);
   void wait_for_event();
   int64_t next_wake_ms() const;

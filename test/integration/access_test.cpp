@@ -39,7 +39,12 @@ TEST_CASE("deny wins over allow") {
   CHECK(served(ok));
   Client denied = from(server, "127.0.0.3");
   CHECK(denied.read_to_eof(3s) == "");
-  auto status = test::run_wsserver(server.same_files({"-s", "status"}));
+  // The worker counts the refusal just after closing the connection.
+  test::RunResult status;
+  CHECK(test::wait_until([&] {
+    status = test::run_wsserver(server.same_files({"-s", "status"}));
+    return status.out.find("rejected 1") != std::string::npos;
+  }));
   CHECK_THAT(status.out, Catch::Contains("rejected 1"));
 }
 

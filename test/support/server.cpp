@@ -97,7 +97,9 @@ std::string flag_value(const std::vector<std::string>& args, const std::string& 
   return "";
 }
 
-Server::Server(std::vector<std::string> args, const std::string& config) {
+std::string slow_clock_preload() { return "LD_PRELOAD=" + build_dir() + "/slow-clock.so"; }
+
+Server::Server(std::vector<std::string> args, const std::string& config, const std::vector<std::string>& env) {
   for (auto& a : args) a = expand_dir(a, dir_.path());
   std::vector<std::string> full{"-c", dir_.write("wsserver.conf", expand_dir(config, dir_.path()))};
   if (!has_flag(args, "--listen") && config.find("listen") == std::string::npos) {
@@ -122,7 +124,7 @@ Server::Server(std::vector<std::string> args, const std::string& config) {
   if (control_path_.empty()) control_path_ = pid_path_.substr(0, pid_path_.size() - 4) + ".sock";
   const std::string& control = control_path_;
   full.insert(full.end(), args.begin(), args.end());
-  pid_ = spawn(full, dir_.file("server.log"), dir_.file("server.log"), true);
+  pid_ = spawn(full, dir_.file("server.log"), dir_.file("server.log"), true, env);
   // Ready when the control socket answers: the master has bound its
   // listeners, written its pid file and forked its first workers.
   std::optional<std::string> status;

@@ -19,6 +19,9 @@ using namespace std::chrono_literals;
 std::string wsserver_binary();
 // The directory holding it (and the other build outputs).
 std::string build_dir();
+// "LD_PRELOAD=..." for the server of a test whose windows of time must stay
+// open: its monotonic clock runs 50 times slower (test/support/slow_clock.cpp).
+std::string slow_clock_preload();
 
 struct RunResult {
   int status = -1;  // exit status, 128 + signal, or -1 on timeout
@@ -39,7 +42,9 @@ class Server {
   // size `workers` gives it. The pid file is DIR/wsserver.pid unless ARGS give --pid_file (a path
   // ending in .pid); the config must not set pid_file or control_socket.
   // "{dir}" in ARGS or the config stands for that temporary directory.
-  explicit Server(std::vector<std::string> args = {}, const std::string& config = "");
+  // `env` ("NAME=value") is added to its environment.
+  explicit Server(std::vector<std::string> args = {}, const std::string& config = "",
+                  const std::vector<std::string>& env = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
