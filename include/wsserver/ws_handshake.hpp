@@ -11,6 +11,8 @@
 // - Lines end in CRLF or a bare LF (RFC 9112 section 2.2 allows the latter);
 //   a CR anywhere else, a control byte, a space before a header's colon or
 //   a folded line is malformed: 400.
+// - The request target must be origin-form (`/path?query`), as browsers
+//   send it; the absolute form a proxy would send gets 400.
 // - Only GET is served. Another method that is a valid token gets 405 with
 //   `Allow: GET`; a request line that is not HTTP/1.0 or HTTP/1.1, 400.
 // - A request is a WebSocket handshake when its Upgrade header lists the
