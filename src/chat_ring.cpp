@@ -122,17 +122,21 @@ void store_word(unsigned char* ring, uint64_t capacity, uint64_t position, uint6
 
 }  // namespace
 
-ChatRing ChatRing::create(size_t capacity_bytes) {
+std::optional<ChatRing> ChatRing::create(size_t capacity_bytes, std::string* error) {
+  auto fail = [error](const std::string& why) -> std::optional<ChatRing> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
   long page_size = sysconf(_SC_PAGESIZE);
   const size_t page = page_size > 0 ? static_cast<size_t>(page_size) : 4096;  // sysconf cannot really fail here
-  if (capacity_bytes > max_capacity) throw std::length_error("chat ring capacity above 16 GiB");
+  if (capacity_bytes > max_capacity) return fail("chat ring capacity above 16 GiB");
   const size_t capacity = round_up(std::max(capacity_bytes, page), page);
   const size_t header = round_up(sizeof(Shared), page);
   // Pages are only backed once written, so the ring costs memory as traffic
   // first sweeps through it (and keeps it: shared memory is not reclaimed).
   void* p = mmap(nullptr, header + capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
-  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap() failed for the chat ring");
+  if (p == MAP_FAILED) return fail(std::string("mmap() failed for the chat ring: ") + std::strerror(errno));
   ChatRing ring;
   ring.shared_ = new (p) Shared;
   ring.ring_ = static_cast<unsigned char*>(p) + header;
@@ -145,8 +149,8 @@ ChatRing ChatRing::create(size_t capacity_bytes) {
   if (rc == 0) rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
   if (rc == 0) rc = pthread_mutex_init(&ring.shared_->lock, &attr);
   pthread_mutexattr_destroy(&attr);  // cannot fail on an initialised attribute object
-  if (rc != 0) throw std::system_error(rc, std::generic_category(), "cannot set up the chat ring's mutex");
-  return ring;
+  if (rc != 0) return fail(std::string("cannot set up the chat ring's mutex: ") + std::strerror(rc));
+  return std::optional<ChatRing>(std::move(ring));
 }
 
 size_t ChatRing::capacity_for(size_t max_message) {

@@ -39,6 +39,14 @@ std::string describe_status(int status) {
   return "stopped with wait status " + std::to_string(status);
 }
 
+// Mapped before any worker exists: without it there is no pool to supervise.
+Scoreboard board_or_exit(int slots) {
+  std::string error;
+  auto board = Scoreboard::create(slots, &error);
+  if (!board) log::fatal(exit_code::os_error, "%s", error.c_str());
+  return std::move(*board);
+}
+
 }  // namespace
 
 sigset_t master_signal_set() {
@@ -48,7 +56,7 @@ sigset_t master_signal_set() {
 Master::Master(MasterSetup setup)
     : s_(std::move(setup)),
       config_(s_.options.config),
-      board_(Scoreboard::create(max_workers_limit)),
+      board_(board_or_exit(max_workers_limit)),
       target_workers_(config_.workers),
       access_(parse_access_rules(config_)),
       started_wall_ms_(wall_clock_ms()) {

@@ -17,13 +17,10 @@ bool Master::prepare_chat(const Config& config) {
   if (config.service != ServiceKind::chat || chat_) return true;
   size_t capacity = std::max(ChatRing::capacity_for(static_cast<size_t>(config.max_message)),
                              4 * static_cast<size_t>(config.chat_backlog));
-  try {
-    chat_ = ChatRing::create(capacity);
-  } catch (const std::exception& e) {
-    log::error("chat ring of %zu bytes: %s", capacity, e.what());
-    return false;
-  }
-  return true;
+  std::string error;
+  chat_ = ChatRing::create(capacity, &error);
+  if (!chat_) log::error("chat ring of %zu bytes: %s", capacity, error.c_str());
+  return chat_.has_value();
 }
 
 bool Master::adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* adopted) {

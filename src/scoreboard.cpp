@@ -4,9 +4,9 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <stdexcept>
 #include <utility>
 
 #include "wsserver/address.hpp"
@@ -137,11 +137,14 @@ Counters WorkerSlot::counters() const {
   return c;
 }
 
-Scoreboard Scoreboard::create(int slots) {
+std::optional<Scoreboard> Scoreboard::create(int slots, std::string* error) {
   size_t bytes = sizeof(Header) + sizeof(WorkerSlot) * static_cast<size_t>(slots);
   // Untouched pages cost nothing, so the table can be sized for the largest pool.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) throw std::runtime_error("mmap() failed for the scoreboard");
+  if (p == MAP_FAILED) {
+    if (error) *error = std::string("mmap() failed for the scoreboard: ") + std::strerror(errno);
+    return std::nullopt;
+  }
   static_assert(alignof(WorkerSlot) <= sizeof(Header));
   Scoreboard board;
   board.header_ = static_cast<Header*>(p);
@@ -150,7 +153,7 @@ Scoreboard Scoreboard::create(int slots) {
   board.bytes_ = bytes;
   // Anonymous memory is zeroed, which is every slot's empty state; slots are
   // not constructed one by one so that pages no worker uses stay untouched.
-  return board;
+  return std::optional<Scoreboard>(std::move(board));
 }
 
 Scoreboard::Scoreboard(Scoreboard&& other) noexcept

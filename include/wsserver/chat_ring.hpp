@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -65,10 +66,10 @@ class ChatRing {
   using Callback = std::function<void(uint64_t sender_id, std::string_view message)>;
 
   // Maps the ring (rounded up to whole pages) and its header as anonymous
-  // shared memory, so that workers forked afterwards share it. Throws
-  // std::system_error if the mapping or the mutex cannot be set up, and
-  // std::length_error above 16 GiB.
-  static ChatRing create(size_t capacity_bytes);
+  // shared memory, so that workers forked afterwards share it. Nothing, with
+  // `error` set, if the mapping or the mutex cannot be set up or the
+  // capacity is above 16 GiB.
+  static std::optional<ChatRing> create(size_t capacity_bytes, std::string* error = nullptr);
   // A capacity that holds at least 4 of the largest messages and never less
   // than 8 MiB, so a burst of big messages does not overrun readers that keep
   // up. Clamped to 16 GiB (messages up to 4 GiB): past that the mapping would

@@ -88,8 +88,9 @@ class alignas(64) WorkerSlot {
 
 class Scoreboard {
  public:
-  // Maps `slots` slots of anonymous shared memory, inherited by every worker.
-  static Scoreboard create(int slots);
+  // Maps `slots` slots of anonymous shared memory, inherited by every worker;
+  // nothing, with `error` set, if the mapping fails.
+  static std::optional<Scoreboard> create(int slots, std::string* error = nullptr);
   Scoreboard() = default;
   Scoreboard(Scoreboard&& other) noexcept;
   Scoreboard& operator=(Scoreboard&& other) noexcept;

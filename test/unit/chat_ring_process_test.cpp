@@ -203,7 +203,7 @@ int reader_process(ChatRing& ring, int slot, int count, int out) {
 
 TEST_CASE("chat ring: readers in several processes see every writer's messages in one order") {
   constexpr int writers = 4, readers = 3, per_writer = 500, total = writers * per_writer;
-  auto ring = ChatRing::create(1 << 20);
+  auto ring = *ChatRing::create(1 << 20);
   std::vector<Pipe> outs(readers);
   std::vector<std::unique_ptr<Child>> reader_children, writer_children;
   for (int r = 0; r < readers; ++r)
@@ -272,7 +272,7 @@ Tally* map_tally() {
 TEST_CASE("chat ring: concurrent writers over a tiny ring never hand a reader corrupt bytes") {
   constexpr int writers = 2, readers = 2;
   constexpr long enough = 20000;  // messages each reader must check before the writers stop
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   Tally* tally = map_tally();
   std::unique_ptr<Tally, void (*)(Tally*)> unmap(tally, [](Tally* t) { munmap(t, sizeof(Tally)); });
   Pipe done;
@@ -344,7 +344,7 @@ TEST_CASE("chat ring: concurrent writers over a tiny ring never hand a reader co
 }
 
 TEST_CASE("chat ring: a reader asleep in ppoll is woken by another process's publish") {
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   Pipe out;
   Child reader([&] {
     sigset_t mask = set_up_wake_signal();
@@ -372,7 +372,7 @@ TEST_CASE("chat ring: a reader asleep in ppoll is woken by another process's pub
 }
 
 TEST_CASE("chat ring: a wake sent between prepare_wait and ppoll is not lost") {
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   Pipe out, go;
   Child reader([&] {
     sigset_t mask = set_up_wake_signal();
@@ -402,7 +402,7 @@ TEST_CASE("chat ring: a wake sent between prepare_wait and ppoll is not lost") {
 }
 
 TEST_CASE("chat ring: a writer that dies holding the lock stops nobody and corrupts nothing") {
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   ChatCursor behind = ring.join();  // never reads before the crash
   for (int i = 0; i < 10; ++i) ring.publish(patterned(0, i, 40 - patterned(0, i, 0).size()), 0);
   ChatCursor current = ring.join();

@@ -17,7 +17,7 @@ using ws::ChatCursor;
 using ws::ChatRing;
 
 TEST_CASE("chat ring: messages come back in order with their sender and sequence") {
-  auto ring = ChatRing::create(64 * 1024);
+  auto ring = *ChatRing::create(64 * 1024);
   ChatCursor cursor = ring.join();
   CHECK(ring.publish("one", 7) == 0);
   CHECK(ring.publish("two", 8) == 1);
@@ -38,7 +38,7 @@ TEST_CASE("chat ring: messages come back in order with their sender and sequence
 }
 
 TEST_CASE("chat ring: an empty message is delivered as one") {
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   ChatCursor cursor = ring.join();
   ring.publish("", 1);
   ring.publish("x", 2);
@@ -53,7 +53,7 @@ TEST_CASE("chat ring: an empty message is delivered as one") {
 }
 
 TEST_CASE("chat ring: wraps around many times with varied sizes and binary bytes") {
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   REQUIRE(ring.capacity() == 4096);
   ChatCursor cursor = ring.join();
   std::mt19937 random(12345);
@@ -81,7 +81,7 @@ TEST_CASE("chat ring: wraps around many times with varied sizes and binary bytes
 }
 
 TEST_CASE("chat ring: max_bytes bounds what one read hands out") {
-  auto ring = ChatRing::create(64 * 1024);
+  auto ring = *ChatRing::create(64 * 1024);
   ChatCursor cursor = ring.join();
   for (int i = 0; i < 10; ++i) ring.publish(std::string(100, static_cast<char>('0' + i)), 1);
 
@@ -103,7 +103,7 @@ TEST_CASE("chat ring: max_bytes bounds what one read hands out") {
 }
 
 TEST_CASE("chat ring: a reader a whole ring behind is overrun and sees no overwritten bytes") {
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   const ChatCursor start = ring.join();
   // 40-byte messages make 64-byte entries: 64 of them fill the ring exactly.
   auto message = [](int i) { return patterned(0, i, 40 - patterned(0, i, 0).size()); };
@@ -140,7 +140,7 @@ TEST_CASE("chat ring: a reader a whole ring behind is overrun and sees no overwr
 }
 
 TEST_CASE("chat ring: join skips history, and a reader can skip its own messages") {
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   for (int i = 0; i < 5; ++i) ring.publish("old " + std::to_string(i), 1);
   ChatCursor cursor = ring.join();
   CHECK(cursor.sequence == 5);
@@ -163,7 +163,7 @@ TEST_CASE("chat ring: sizes and limits") {
   CHECK(big % (1 << 20) == 0);
   CHECK(ChatRing::capacity_for(SIZE_MAX) == size_t{16} << 30);
 
-  auto ring = ChatRing::create(1000);
+  auto ring = *ChatRing::create(1000);
   CHECK(ring.capacity() == static_cast<size_t>(sysconf(_SC_PAGESIZE)));
   CHECK(ring.max_message() == ring.capacity() - 24);
   CHECK_THROWS_AS(ring.publish(std::string(ring.max_message() + 1, 'x'), 1), std::length_error);
@@ -186,7 +186,7 @@ TEST_CASE("chat ring: sizes and limits") {
 }
 
 TEST_CASE("chat ring: prepare_wait refuses to sleep when something is unread") {
-  auto ring = ChatRing::create(4096);
+  auto ring = *ChatRing::create(4096);
   ring.attach(0, getpid());
   ChatCursor cursor = ring.join();
   CHECK(ring.prepare_wait(0, cursor));

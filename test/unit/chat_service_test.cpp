@@ -22,7 +22,7 @@ void publish(ws::Service& s, const std::string& message) {
 // was given, so it said "more" while its client had nothing waiting, and
 // the connection cut its client as too slow.
 TEST_CASE("chat service: the sender's own messages do not count against its room") {
-  auto ring = ws::ChatRing::create(1 << 20);
+  auto ring = *ws::ChatRing::create(1 << 20);
   auto talker = chat_service(ring), listener = chat_service(ring);
   talker->join(1);
   listener->join(2);
@@ -37,7 +37,7 @@ TEST_CASE("chat service: the sender's own messages do not count against its room
 }
 
 TEST_CASE("chat service: the others' messages behind the sender's own still fill the room") {
-  auto ring = ws::ChatRing::create(1 << 20);
+  auto ring = *ws::ChatRing::create(1 << 20);
   auto talker = chat_service(ring), other = chat_service(ring);
   talker->join(1);
   other->join(2);
