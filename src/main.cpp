@@ -151,6 +151,13 @@ int main(int argc, char** argv) {
   if (options.daemon) ws::daemon::detach();
   claim_files(setup);
   setup.identity_warning = warning;
-  ws::Master master(std::move(setup));
-  return master.run();
+  // The master's edge: as in the worker (src/worker.cpp), an exception is a
+  // broken contract; the master logs it and exits 1 rather than abort. Its
+  // workers notice its death and leave once their clients are done.
+  try {
+    ws::Master master(std::move(setup));
+    return master.run();
+  } catch (const std::exception& e) {
+    ws::log::fatal(ws::exit_code::failure, "master failed: %s", e.what());
+  }
 }

@@ -346,8 +346,18 @@ class Worker {
 }  // namespace
 
 void run_worker(const WorkerSetup& setup) {
-  Worker worker(setup);
-  worker.run();
+  // The worker's edge. What can fail in normal operation comes back as a
+  // status and a message; an exception here is a broken contract (the chat
+  // ring's lock lost, say). Logged, and the worker exits with a failure the
+  // master reports and replaces, instead of std::terminate's abort.
+  try {
+    Worker worker(setup);
+    worker.run();
+  } catch (const std::exception& e) {
+    log::error("worker failed: %s", e.what());
+  }
+  check_leaks();
+  _exit(exit_code::failure);
 }
 
 }  // namespace ws
