@@ -6,6 +6,7 @@
 #   make bench-chat, make bench-scale   the chat fan-out; a pool of 1000 workers
 #   make asan, make fuzz, make valgrind, make soak   hardening (see the end)
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
+#   make fresh-root   make run and make test in a fresh Debian root (root only)
 #   make clean
 
 # Both cores by default: a fresh clone compiles in half the time. A
