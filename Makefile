@@ -104,7 +104,8 @@ test:
 	@test/run-tests $(BUILD)/unit-tests $(BUILD)/integration-tests
 
 # The README's two commands in a fresh Debian root that has none of the
-# packages (test/fresh-root/run; root only, about N minutes).
+# packages (test/fresh-root/run; root only; 11 to 22 minutes, plus about 11
+# for debootstrap the first time).
 fresh-root:
 	@test/fresh-root/run
 
