@@ -6,10 +6,14 @@
 #   make bench-chat, make bench-scale   the chat fan-out; a pool of 1000 workers
 #   make asan, make fuzz, make valgrind, make soak   hardening (see the end)
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
+#   make fresh-root   make run and make test in a fresh Debian root (root only)
 #   make clean
 
-# Both cores by default: a fresh clone compiles in half the time.
+# Both cores by default: a fresh clone compiles in half the time. A
+# recursive make shares its parent's job slots instead.
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -20,7 +24,7 @@ SYSCONFDIR = $(PREFIX)/etc
 UNITDIR = $(PREFIX)/lib/systemd/system
 LOGROTATEDIR ?= /etc/logrotate.d
 BUILD ?= build
-CXX = g++
+CXX ?= g++
 CXXFLAGS ?= -O2 -g
 WARNINGS = -Wall -Wextra
 ALL_CXXFLAGS = -std=c++20 $(WARNINGS) -Iinclude -MMD -MP \
@@ -33,33 +37,21 @@ INTEGRATION_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/integration/
 WSBENCH_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/wsbench/*.cpp))
 SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_epoll.cpp test/support/slow_clock.cpp,$(wildcard test/support/*.cpp)))
 
-# Packages: the build needs CLI11 and Catch2 headers; tests also use these tools.
+# Debian packages, installed by test/need-packages when missing: the build
+# needs CLI11 and Catch2 headers; the tests also use these tools (add new
+# ones to TEST_PACKAGES).
 BUILD_PACKAGES = libcli11-dev catch2
 TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate
 
-.PHONY: all run test bench bench-chat bench-scale clean install uninstall FORCE
+.PHONY: all run test bench bench-chat bench-scale clean install uninstall fresh-root FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench
 
-# Installs missing Debian packages: apt-get as root, sudo otherwise, or says
-# exactly what to run.
-define need_packages
-	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then apt="sudo"; \
-	  else echo "missing packages:$$missing; run: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
-	  echo "installing:$$missing"; \
-	  $$apt env DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing >/dev/null || \
-	  { $$apt apt-get update -q >/dev/null && $$apt env DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing >/dev/null; } || \
-	  { echo "could not install:$$missing; run: sudo apt-get install -y$$missing" >&2; exit 1; }; \
-	fi
-endef
-
-$(BUILD)/.deps-ok: Makefile
-	$(call need_packages,$(BUILD_PACKAGES))
-	@mkdir -p $(BUILD) && touch $@
-
-$(BUILD)/.test-deps-ok: Makefile
-	$(call need_packages,$(TEST_PACKAGES))
+# Every object waits for this one rule, so a parallel build installs once.
+# Targets that need more (test, asan, fuzz, valgrind) install everything they
+# need in one call in their recipe first, then build in a recursive make,
+# where this finds nothing missing.
+$(BUILD)/.deps-ok: Makefile test/need-packages
+	@test/need-packages $(BUILD_PACKAGES)
 	@mkdir -p $(BUILD) && touch $@
 
 $(BUILD)/obj/%.o: %.cpp | $(BUILD)/.deps-ok
@@ -109,8 +101,17 @@ run: $(BUILD)/wsserver
 	$(BUILD)/wsserver -c etc/wsserver.conf --listen 9000 --log_file stderr \
 	  --pid_file $(BUILD)/run/wsserver.pid --control_socket $(BUILD)/run/wsserver.sock
 
-test: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/unit-tests $(BUILD)/integration-tests $(BUILD)/fail-epoll.so $(BUILD)/slow-clock.so $(BUILD)/.test-deps-ok
+TEST_BINARIES = $(addprefix $(BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so)
+test:
+	@test/need-packages $(BUILD_PACKAGES) $(TEST_PACKAGES)
+	@$(MAKE) --no-print-directory $(TEST_BINARIES)
 	@test/run-tests $(BUILD)/unit-tests $(BUILD)/integration-tests
+
+# The README's two commands in a fresh Debian root that has none of the
+# packages (test/fresh-root/run; root only; 11 to 22 minutes, plus about 11
+# for debootstrap the first time).
+fresh-root:
+	@test/fresh-root/run
 
 bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server $(BUILD)/strip-speed
 	@test/bench/run-bench $(BUILD)
@@ -159,18 +160,15 @@ VALGRIND_PACKAGES = valgrind
 VG_CHECK_OBJ = $(BUILD)/obj/test/valgrind/vg_check.o $(BUILD)/obj/test/valgrind/vg_log.o
 .PHONY: valgrind
 
-$(BUILD)/.valgrind-deps-ok: Makefile
-	$(call need_packages,$(VALGRIND_PACKAGES))
-	@mkdir -p $(BUILD) && touch $@
-
 $(BUILD)/vg-check: $(VG_CHECK_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
 # The unit tests also check how vg-check reads a log.
 $(BUILD)/unit-tests: $(BUILD)/obj/test/valgrind/vg_log.o
 
-valgrind: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/integration-tests $(BUILD)/vg-check $(BUILD)/.test-deps-ok \
-  $(BUILD)/.valgrind-deps-ok
+valgrind:
+	@test/need-packages $(BUILD_PACKAGES) $(TEST_PACKAGES) $(VALGRIND_PACKAGES)
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/,wsserver wsbench integration-tests vg-check)
 	@test/valgrind/run-valgrind $(BUILD)
 
 SOAK_SECONDS ?= 60
@@ -215,9 +213,9 @@ $(ASAN_BUILD)/flags: FORCE
 	  { rm -rf $(@D)/obj; echo '$(SANITIZER_CXX) $(ASAN_FLAGS)' > $@; }
 
 asan: $(ASAN_BUILD)/flags
-	$(call need_packages,$(SANITIZER_PACKAGES))
+	@test/need-packages $(BUILD_PACKAGES) $(TEST_PACKAGES) $(SANITIZER_PACKAGES)
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(ASAN_FLAGS)' \
-	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so .test-deps-ok)
+	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so)
 	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS) && chmod 1777 $(ASAN_REPORTS)
 	@$(ASAN_ENV) WSSERVER=$(CURDIR)/$(ASAN_BUILD)/wsserver WSBENCH=$(CURDIR)/$(ASAN_BUILD)/wsbench \
 	  TEST_LOGS=$(ASAN_BUILD)/test-logs test/run-tests $(ASAN_BUILD)/unit-tests $(ASAN_BUILD)/integration-tests; \
@@ -251,7 +249,7 @@ $(BUILD)/fuzz-%: $(BUILD)/obj/test/fuzz/%_fuzz.o $(LIB_OBJ)
 # -timeout: an input that takes 10 s is a hang. Every target runs, then
 # any failure fails the whole; a target's output is in build/fuzz/NAME.log.
 fuzz: $(FUZZ_BUILD)/flags
-	$(call need_packages,$(SANITIZER_PACKAGES))
+	@test/need-packages $(BUILD_PACKAGES) $(SANITIZER_PACKAGES)
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(FUZZ_FLAGS)' \
 	  $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
 	@passed=0; failed=0; \
