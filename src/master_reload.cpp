@@ -1,5 +1,8 @@
 // The master's reload (SIGHUP): reread the config, and change nothing unless
-// all of it can be applied.
+// all of it can be applied. Every step that can fail comes before the first
+// that changes what serves; the logs, switched last of them, are switched
+// back on failure. A chat ring made on the way is kept: it serves nobody
+// until the service is chat.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,8 +26,19 @@ bool Master::prepare_chat(const Config& config) {
   return chat_.has_value();
 }
 
-bool Master::adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* adopted) {
-  std::vector<Listener> fresh;
+namespace {
+
+// Listeners opened for a reload that failed: closed, and unix ones' files gone.
+void discard(std::vector<Listener>& fresh) {
+  for (const auto& listener : fresh) remove_socket_file(listener);
+  fresh.clear();
+}
+
+}  // namespace
+
+// Binds the addresses that are new in `next`; none is taken from the old
+// listeners yet.
+bool Master::open_new_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* fresh) {
   for (const auto& text : next.listen) {
     auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
                              [&](const Listener& l) { return l.address.text == text && !l.sockets.empty(); });
@@ -34,25 +48,32 @@ bool Master::adopt_listeners(const Config& next, const UnixAccess& access, std::
     auto listener = address ? open_listener(*address, next.backlog, &error, access) : std::nullopt;
     if (!listener) {
       log::error("reload failed, nothing changed: %s", error.c_str());
+      discard(*fresh);
       return false;
     }
-    fresh.push_back(std::move(*listener));
+    fresh->push_back(std::move(*listener));
   }
-  // Unchanged addresses keep their sockets, so no client is refused.
+  return true;
+}
+
+// The listeners of `next`: unchanged addresses keep their sockets, so no
+// client is refused; `fresh` supplies the new ones; the rest stop listening.
+std::vector<Listener> Master::adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener> fresh) {
+  std::vector<Listener> adopted;
   for (const auto& text : next.listen) {
     auto same = std::find_if(s_.listeners.begin(), s_.listeners.end(),
                              [&](const Listener& l) { return l.address.text == text && !l.sockets.empty(); });
     if (same == s_.listeners.end()) {
       auto made = std::find_if(fresh.begin(), fresh.end(), [&](const Listener& l) { return l.address.text == text; });
-      adopted->push_back(std::move(*made));
-      for (const auto& socket : adopted->back().sockets) log::info("listening on %s", socket.local.c_str());
+      adopted.push_back(std::move(*made));
+      for (const auto& socket : adopted.back().sockets) log::info("listening on %s", socket.local.c_str());
       continue;
     }
     for (const auto& socket : same->sockets)
       if (socket.transport != Transport::udp) listen(socket.fd.get(), next.backlog);  // applies a new backlog
     std::string error;
     if (!set_unix_access(*same, access, &error)) log::warn("%s", error.c_str());  // it keeps serving as it was
-    adopted->push_back(std::move(*same));
+    adopted.push_back(std::move(*same));
   }
   for (const auto& old : s_.listeners) {
     if (old.sockets.empty()) continue;
@@ -65,7 +86,21 @@ bool Master::adopt_listeners(const Config& next, const UnixAccess& access, std::
     }
     remove_socket_file(old);
   }
-  return true;
+  return adopted;
+}
+
+// Opens the logs `next` names, files created from now on going to the
+// workers' (maybe new) user; on failure reopens the old ones as they were.
+bool Master::switch_logs(const Options& next, const Identity& identity) {
+  std::string error;
+  if (identity.drop) log::set_file_owner(identity.uid);
+  if (log::open({log_target(next), next.config.log_level}, &error) && log::open_access(next.config.access_log, &error))
+    return true;
+  log::set_file_owner(s_.identity.drop ? s_.identity.uid : geteuid());
+  log::open({log_target(s_.options), config_.log_level}, nullptr);
+  log::open_access(config_.access_log, nullptr);
+  log::error("reload failed, nothing changed: %s", error.c_str());
+  return false;
 }
 
 void Master::reload() {
@@ -92,25 +127,21 @@ void Master::reload() {
     next.config.pid_file = config_.pid_file;
     next.config.control_socket = config_.control_socket;
   }
-  // Logs are opened before anything else changes; a failure leaves the old
-  // ones. Files opened now go to the workers' (maybe new) user.
-  if (identity->drop) log::set_file_owner(identity->uid);
-  if (!log::open({log_target(next), next.config.log_level}, &error) || !log::open_access(next.config.access_log, &error)) {
-    log::error("reload failed, nothing changed: %s", error.c_str());
-    log::open({log_target(s_.options), config_.log_level}, nullptr);
-    return;
-  }
   if (!prepare_chat(next.config)) {
     log::error("reload failed, nothing changed: no chat ring");
+    return;
+  }
+  std::vector<Listener> fresh;
+  if (!open_new_listeners(next.config, *unix_perms, &fresh)) return;
+  if (!switch_logs(next, *identity)) {
+    discard(fresh);
     return;
   }
   if (chat_ && static_cast<size_t>(next.config.max_message) > chat_->max_message())
     log::warn("max_message %lld exceeds the chat ring's %zu bytes until restart", next.config.max_message,
               chat_->max_message());
-  std::vector<Listener> adopted;
-  if (!adopt_listeners(next.config, *unix_perms, &adopted)) return;
 
-  s_.listeners = std::move(adopted);
+  s_.listeners = adopt_listeners(next.config, *unix_perms, std::move(fresh));
   s_.options = std::move(next);
   for (const auto& listener : s_.listeners) set_inherited_options(listener, config_.idle_timeout);
   s_.identity = std::move(*identity);

@@ -81,7 +81,9 @@ class Master {
   void kill_overdue_workers();
   void reload();
   bool prepare_chat(const Config& config);
-  bool adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* adopted);
+  bool open_new_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* fresh);
+  std::vector<Listener> adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener> fresh);
+  bool switch_logs(const Options& next, const Identity& identity);
   void begin_stop(Stop kind);
   void progress_stop();
   void close_drained_listeners();

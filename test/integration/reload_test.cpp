@@ -1,6 +1,10 @@
 // SIGHUP: reread the config; a broken one changes nothing, a good one
 // replaces the workers while unchanged listeners stay open.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -117,4 +121,29 @@ TEST_CASE("TTIN and TTOU grow and shrink the pool by one") {
   server.signal(SIGTTOU);  // never below one
   CHECK(server.wait_log("SIGTTOU ignored"));
   CHECK(server.workers().size() == 1);
+}
+
+TEST_CASE("a reload that cannot bind a new listener leaves the logs where they were") {
+  // A port this test holds, so that the reload's new listener cannot bind it.
+  int held = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(held >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(bind(held, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(held, 1) == 0);
+  REQUIRE(getsockname(held, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::string busy_port = std::to_string(ntohs(addr.sin_port));
+
+  Server server({}, "listen = [\"127.0.0.1:0\"]\nworkers = 1\n");
+  std::string new_log = server.dir().file("new.log");
+  server.dir().write("wsserver.conf", "listen = [\"127.0.0.1:0\", \"127.0.0.1:" + busy_port +
+                                          "\"]\nworkers = 1\nlog_file = \"" + new_log + "\"\n");
+  server.signal(SIGHUP);
+  // Said where the log was, and the new file never opened.
+  CHECK(server.wait_log("reload failed, nothing changed"));
+  CHECK_THAT(server.log(), Catch::Contains(busy_port));
+  CHECK(access(new_log.c_str(), F_OK) != 0);
+  close(held);
 }
