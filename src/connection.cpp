@@ -10,6 +10,7 @@
 #include <climits>
 #include <optional>
 
+#include "wsserver/chat_ring.hpp"
 #include "wsserver/log.hpp"
 #include "wsserver/session.hpp"
 #include "wsserver/signals.hpp"
@@ -26,7 +27,7 @@ constexpr int max_auth_failures = 3;
 constexpr int64_t too_slow_grace_ms = 1000;
 constexpr int too_slow_notice_wait_ms = 1000;
 
-bool stop_now() { return signals::peek(SIGTERM); }
+bool stop_now() { return signals::peek(worker_signal::stop_now); }
 
 std::string address_text(const IpAddress& ip) {
   char text[INET6_ADDRSTRLEN] = "?";
@@ -83,7 +84,7 @@ class Conversation {
   }
 
   std::optional<CloseReason> interrupted() {
-    if (signals::take(SIGUSR1)) log::reopen();
+    if (signals::take(worker_signal::reopen_logs)) log::reopen();
     if (stop_now()) return CloseReason::shutdown;
     return std::nullopt;
   }
@@ -139,7 +140,8 @@ class Conversation {
     int64_t idle_ms = idle_ms_;
     int64_t last_heard = monotonic_ms();
     int64_t full_since = -1;
-    sigset_t open = signals::current_mask_without(signals::make_set({SIGTERM, SIGUSR1, SIGURG}));
+    sigset_t open = signals::current_mask_without(
+        signals::make_set({worker_signal::stop_now, worker_signal::reopen_logs, ChatRing::wake_signal}));
     pending_.clear();
     for (;;) {
       Gathered gathered = gather_pushed(backlog);
@@ -164,8 +166,8 @@ class Conversation {
         ppoll(&p, 1, limit, &open);  // EINTR: a wake-up or a signal, handled below
         if (gathered != Gathered::full) c_.service->finish_wait();
       }
-      signals::take(SIGURG);
-      if (signals::take(SIGUSR1)) log::reopen();
+      signals::take(ChatRing::wake_signal);
+      if (signals::take(worker_signal::reopen_logs)) log::reopen();
       if (stop_now()) return CloseReason::shutdown;
       ssize_t n = recv(fd_, c_.buffer, c_.buffer_size, MSG_DONTWAIT);
       if (n > 0) {
@@ -269,7 +271,7 @@ class Conversation {
   void fail_auth() {
     count_auth_failure();
     timespec delay{auth_failure_delay_ms / 1000, (auth_failure_delay_ms % 1000) * 1000000L};
-    sigset_t open = signals::current_mask_without(signals::make_set({SIGTERM}));
+    sigset_t open = signals::current_mask_without(signals::make_set({worker_signal::stop_now}));
     ppoll(nullptr, 0, &delay, &open);
     session_.notice("ERR authentication failed", *c_.out);
   }

@@ -227,11 +227,11 @@ void Master::begin_stop(Stop kind) {
   int64_t now = monotonic_ms();
   if (kind == Stop::graceful) {
     for (const auto& listener : s_.listeners) refuse_new_connections(listener);
-    signal_children(SIGQUIT);
+    signal_children(worker_signal::drain);
     stop_deadline_ms_ = now + int64_t{config_.graceful_timeout} * 1000;
     log::info("graceful stop: serving queued clients, waiting up to %d s for busy workers", config_.graceful_timeout);
   } else {
-    signal_children(SIGTERM);
+    signal_children(worker_signal::stop_now);
     log::info("fast stop: closing every connection now");
     stop_deadline_ms_ = std::min(stop_ == Stop::graceful ? stop_deadline_ms_ : INT64_MAX, now + fast_stop_limit_ms);
     next_nudge_ms_ = now + fast_stop_nudge_ms;
@@ -272,7 +272,7 @@ void Master::progress_stop() {
   int64_t now = monotonic_ms();
   if (stop_ == Stop::graceful) close_drained_listeners();
   if (stop_ == Stop::fast && now >= next_nudge_ms_) {
-    signal_children(SIGTERM);
+    signal_children(worker_signal::stop_now);
     next_nudge_ms_ = now + fast_stop_nudge_ms;
   }
   if (!killed_stragglers_ && now >= stop_deadline_ms_ && !children_.empty()) {

@@ -12,6 +12,7 @@
 #include "wsserver/daemon.hpp"
 #include "wsserver/log.hpp"
 #include "wsserver/master.hpp"
+#include "wsserver/signals.hpp"
 
 namespace ws {
 namespace {
@@ -228,7 +229,7 @@ void Master::retire(Child& child) {
   child.retiring = true;
   child.retire_deadline_ms = monotonic_ms() + int64_t{config_.graceful_timeout} * 1000;
   // ESRCH: it died already and will be reaped.
-  kill(child.pid, SIGUSR2);
+  kill(child.pid, worker_signal::retire);
 }
 
 void Master::retire_one_worker() {

@@ -48,12 +48,13 @@ constexpr int64_t resource_log_interval_ms = 5000;
 
 // Delivered only while the worker waits (for a connection, or in chat for
 // its client and the ring).
-const sigset_t worker_signals = signals::make_set({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1, ChatRing::wake_signal});
+const sigset_t worker_signals = signals::make_set({worker_signal::drain, worker_signal::retire, worker_signal::stop_now,
+                                                   worker_signal::reopen_logs, ChatRing::wake_signal});
 // Also delivered while it talks to a client: a fast stop and a log reopen
 // must not wait for the client to finish.
-const sigset_t client_signals = signals::make_set({SIGTERM, SIGUSR1});
+const sigset_t client_signals = signals::make_set({worker_signal::stop_now, worker_signal::reopen_logs});
 
-bool stop_now() { return signals::peek(SIGTERM); }
+bool stop_now() { return signals::peek(worker_signal::stop_now); }
 
 // A worker ends with _exit(), which skips LeakSanitizer's check at exit. In a
 // sanitized build it checks here instead: a leak per client is the one a
@@ -96,7 +97,8 @@ class Worker {
     // The terminal's signals reach the whole process group; only the master acts on them.
     signals::ignore({SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGWINCH});
     signals::restore_default({SIGCHLD});
-    signals::catch_signals({SIGQUIT, SIGUSR2, SIGTERM, SIGUSR1, ChatRing::wake_signal});
+    signals::catch_signals({worker_signal::drain, worker_signal::retire, worker_signal::stop_now, worker_signal::reopen_logs,
+                            ChatRing::wake_signal});
     sigprocmask(SIG_SETMASK, &worker_signals, nullptr);
     sigemptyset(&wait_mask_);
     for (int fd : setup_.master_only_fds) close(fd);
@@ -105,7 +107,7 @@ class Worker {
     // If the master dies, even by SIGKILL, retire: finish the client and go.
     // Only after the drop: changing the uid or gid clears the death signal.
     // A master that died before this is seen by the getppid() check.
-    prctl(PR_SET_PDEATHSIG, SIGUSR2);
+    prctl(PR_SET_PDEATHSIG, worker_signal::retire);
     if (getppid() != setup_.master_pid) retiring_ = true;
 
     epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
@@ -154,9 +156,9 @@ class Worker {
   void take_signals() {
     let_pending_signals_in();
     signals::take(ChatRing::wake_signal);  // only meant "look again"
-    if (signals::take(SIGUSR1)) log::reopen();
-    if (signals::take(SIGQUIT)) draining_ = true;
-    if (signals::take(SIGUSR2)) retiring_ = true;
+    if (signals::take(worker_signal::reopen_logs)) log::reopen();
+    if (signals::take(worker_signal::drain)) draining_ = true;
+    if (signals::take(worker_signal::retire)) retiring_ = true;
   }
 
   // Signals that came while a client was served are still blocked (they
@@ -289,7 +291,7 @@ class Worker {
     if (reason == CloseReason::refused || reason == CloseReason::per_ip_limit) slot_.count_rejected();
     ++served_;
     // A reopen asked for while this client was served applies to its line.
-    if (signals::take(SIGUSR1)) log::reopen();
+    if (signals::take(worker_signal::reopen_logs)) log::reopen();
     if (log::access_enabled())
       log::access("%s %d %.3f %llu %llu %llu %s", client.text().c_str(), static_cast<int>(getpid()),
                   static_cast<double>(monotonic_ms() - started) / 1000.0,

@@ -32,3 +32,21 @@ bool peek(int sig);
 void clear_all();
 
 }  // namespace ws::signals
+
+// What the master tells a worker, by signal: the one place that says so.
+// Not the master's own meanings (wsserver(8)): TERM asks the master for a
+// graceful stop, and `-s stop` sends the master INT for a fast one, but the
+// master passes a graceful stop on to workers as `drain` and a fast one as
+// `stop_now`.
+namespace ws::worker_signal {
+
+// Finish the client, serve every connection left in the listen backlog, exit.
+inline constexpr int drain = SIGQUIT;
+// Finish the client and exit: a reload, a smaller pool, or the master's death.
+inline constexpr int retire = SIGUSR2;
+// Tell the client the server is shutting down and exit, even mid-conversation.
+inline constexpr int stop_now = SIGTERM;
+// Reopen the log files, even mid-conversation.
+inline constexpr int reopen_logs = SIGUSR1;
+
+}  // namespace ws::worker_signal

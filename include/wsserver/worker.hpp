@@ -1,12 +1,7 @@
 // worker.hpp: a worker process. It accepts one client at a time, serves it
-// until it leaves, and goes back to accept. Signals from the master:
-//   QUIT  drain: finish the client, serve every connection still waiting in
-//         the listen backlog, exit (graceful stop)
-//   USR2  retire: finish the client and exit (reload, pool shrink, and the
-//         signal it gets if the master dies)
-//   TERM  stop now: tell the client the server is shutting down, exit
-//   USR1  reopen log files
-//   URG   chat: another worker published a message
+// until it leaves, and goes back to accept. What the master's signals mean
+// to it is ws::worker_signal (signals.hpp); ChatRing::wake_signal says
+// another worker published a chat message.
 #pragma once
 
 #include <string>
