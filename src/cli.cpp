@@ -111,11 +111,27 @@ class LineTrackingConfig : public CLI::ConfigTOML {
 };
 
 // Enumerated keys are read as words and mapped after parsing, for clearer
-// errors than CLI11's transformers give.
+// errors than CLI11's transformers give. Each starts as its Config default.
 struct Words {
-  std::string service = "strip", reply_terminator = "nul", overflow = "queue", log_level = "info";
+  explicit Words(const Config& c)
+      : service(word_of(service_words, c.service)),
+        reply_terminator(word_of(terminator_words, c.reply_terminator)),
+        overflow(word_of(overflow_words, c.overflow)),
+        log_level(word_of(log_level_words, c.log_level)) {}
+  std::string service, reply_terminator, overflow, log_level;
   std::string unix_mode = "0660";
 };
+
+// "a, b or c" and the check that a value is one of them, from a word table.
+template <typename E, size_t N>
+CLI::Option* add_word_option(CLI::App& app, const std::string& flag, std::string& word,
+                             const std::array<Word<E>, N>& words) {
+  std::vector<std::string> texts;
+  for (const auto& w : words) texts.emplace_back(w.text);
+  std::string help = texts.front();
+  for (size_t i = 1; i < texts.size(); ++i) help += (i + 1 == texts.size() ? " or " : ", ") + texts[i];
+  return app.add_option(flag, word, help)->check(CLI::IsMember(texts))->capture_default_str();
+}
 
 // A permission mode as chmod takes it: octal digits, nothing above 0777.
 std::string check_octal_mode(const std::string& text) {
@@ -128,14 +144,13 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
   auto any_count = CLI::detail::expected_max_vector_size;
   app.add_option("--listen", c.listen, "Listen addresses")->expected(1, any_count)->capture_default_str();
   app.add_option("--backlog", c.backlog, "Listen backlog")->check(CLI::Range(1, 65535))->capture_default_str();
-  app.add_option("--service", w.service, "strip, echo or chat")->check(CLI::IsMember({"strip", "echo", "chat"}))->capture_default_str();
-  app.add_option("--reply_terminator", w.reply_terminator, "nul, lf or crlf")
-      ->check(CLI::IsMember({"nul", "lf", "crlf"}))->capture_default_str();
+  add_word_option(app, "--service", w.service, service_words);
+  add_word_option(app, "--reply_terminator", w.reply_terminator, terminator_words);
   app.add_option("--workers", c.workers, "Workers at start")->check(CLI::Range(1, max_workers_limit))->capture_default_str();
   app.add_option("--min_spare", c.min_spare, "Idle workers kept at least")->check(CLI::Range(0, max_workers_limit))->capture_default_str();
   app.add_option("--max_spare", c.max_spare, "Idle workers kept at most")->check(CLI::Range(1, max_workers_limit))->capture_default_str();
   app.add_option("--max_workers", c.max_workers, "Most clients at once")->check(CLI::Range(1, max_workers_limit))->capture_default_str();
-  app.add_option("--overflow", w.overflow, "queue or reject")->check(CLI::IsMember({"queue", "reject"}))->capture_default_str();
+  add_word_option(app, "--overflow", w.overflow, overflow_words);
   app.add_option("--max_requests", c.max_requests, "Clients per worker (0 = no limit)")
       ->check(CLI::Range(0LL, 1LL << 40))->capture_default_str();
   app.add_option("--idle_timeout", c.idle_timeout, "Seconds of client silence (0 = never)")
@@ -162,8 +177,7 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
   app.add_option("--pid_file", c.pid_file, "Pid file");
   app.add_option("--control_socket", c.control_socket, "Status socket");
   app.add_option("--log_file", c.log_file, "A path, stderr or syslog");
-  app.add_option("--log_level", w.log_level, "error, warn, info or debug")
-      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))->capture_default_str();
+  add_word_option(app, "--log_level", w.log_level, log_level_words);
   app.add_option("--access_log", c.access_log, "Access log: a path, stderr or syslog");
   app.add_option("--unix_mode", w.unix_mode, "Mode of unix: listener sockets (octal)")
       ->check(CLI::Validator(check_octal_mode, "MODE"))->capture_default_str();
@@ -171,13 +185,11 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
 }
 
 void apply_words(const Words& w, Config& c) {
-  c.service = w.service == "echo" ? ServiceKind::echo : w.service == "chat" ? ServiceKind::chat : ServiceKind::strip;
-  c.reply_terminator = w.reply_terminator == "lf" ? Terminator::lf
-                       : w.reply_terminator == "crlf" ? Terminator::crlf : Terminator::nul;
-  c.overflow = w.overflow == "reject" ? Overflow::reject : Overflow::queue;
-  c.log_level = w.log_level == "error" ? log::Level::error
-                : w.log_level == "warn" ? log::Level::warn
-                : w.log_level == "debug" ? log::Level::debug : log::Level::info;
+  // CLI11 has checked each word against its table.
+  c.service = *value_of(service_words, w.service);
+  c.reply_terminator = *value_of(terminator_words, w.reply_terminator);
+  c.overflow = *value_of(overflow_words, w.overflow);
+  c.log_level = *value_of(log_level_words, w.log_level);
   c.unix_mode = static_cast<unsigned>(std::stoul(w.unix_mode, nullptr, 8));
   for (auto* list : {&c.listen, &c.allow, &c.deny})
     list->erase(std::remove(list->begin(), list->end(), std::string()), list->end());
@@ -259,7 +271,7 @@ CliOutcome parse_command_line(const std::vector<std::string>& args, const std::s
   app.get_formatter()->column_width(30);
 
   Options o;
-  Words words;
+  Words words(o.config);
   CLI::Option* config_option = app.set_config("-c,--config", default_config_path(), "Config file");
   app.add_flag("-d,--daemon", o.daemon, "Detach as a classic daemon")->configurable(false);
   app.add_flag("-t,--test-config", o.test_config, "Check the config and exit")->configurable(false);

@@ -14,15 +14,6 @@ std::string_view terminator_bytes(Terminator t) {
   return {"\0", 1};
 }
 
-const char* service_name(ServiceKind s) {
-  switch (s) {
-    case ServiceKind::echo: return "echo";
-    case ServiceKind::chat: return "chat";
-    case ServiceKind::strip: break;
-  }
-  return "strip";
-}
-
 namespace {
 
 bool fail(ConfigProblem* problem, std::string key, std::string message, std::string other_key = "") {

@@ -2,7 +2,9 @@
 // default) and the checks that need more than one key or a parser.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,39 @@ namespace ws {
 enum class ServiceKind { strip, echo, chat };
 enum class Terminator { nul, lf, crlf };
 enum class Overflow { queue, reject };
+
+// The words of each enumerated key, in one table each: the command line,
+// the config file, --help and the logs all take them from here.
+template <typename E>
+struct Word {
+  const char* text;
+  E value;
+};
+inline constexpr std::array service_words{Word<ServiceKind>{"strip", ServiceKind::strip},
+                                          Word<ServiceKind>{"echo", ServiceKind::echo},
+                                          Word<ServiceKind>{"chat", ServiceKind::chat}};
+inline constexpr std::array terminator_words{Word<Terminator>{"nul", Terminator::nul}, Word<Terminator>{"lf", Terminator::lf},
+                                             Word<Terminator>{"crlf", Terminator::crlf}};
+inline constexpr std::array overflow_words{Word<Overflow>{"queue", Overflow::queue},
+                                           Word<Overflow>{"reject", Overflow::reject}};
+inline constexpr std::array log_level_words{Word<log::Level>{"error", log::Level::error},
+                                            Word<log::Level>{"warn", log::Level::warn},
+                                            Word<log::Level>{"info", log::Level::info},
+                                            Word<log::Level>{"debug", log::Level::debug}};
+
+template <typename E, size_t N>
+const char* word_of(const std::array<Word<E>, N>& words, E value) {
+  for (const auto& w : words)
+    if (w.value == value) return w.text;
+  return words[0].text;
+}
+
+template <typename E, size_t N>
+std::optional<E> value_of(const std::array<Word<E>, N>& words, std::string_view text) {
+  for (const auto& w : words)
+    if (std::string_view(w.text) == text) return w.value;
+  return std::nullopt;
+}
 
 // The largest pool the scoreboard is sized for.
 inline constexpr int max_workers_limit = 4096;
@@ -53,7 +88,7 @@ struct Config {
 
 // The bytes that end every reply and notice.
 std::string_view terminator_bytes(Terminator t);
-const char* service_name(ServiceKind s);
+inline const char* service_name(ServiceKind s) { return word_of(service_words, s); }
 
 // A failed check: the key it concerns and why. A check between two keys
 // (workers and max_workers) names the other one too, so that the error can
