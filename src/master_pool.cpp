@@ -110,10 +110,7 @@ void Master::absorb_burst(const PoolCounts& pool) {
   if (need <= 0) return;
   int room = config_.max_workers - static_cast<int>(children_.size()) - pending;
   int add = std::min(need, room);
-  if (add <= 0) {
-    note_too_many_clients();
-    return;
-  }
+  if (add <= 0) return;  // a full pool: keep_spares says so, and overflow handles the client
   target_workers_ += add;
   spawn_rate_ = 1;
   if (add >= 8) log::info("%d clients waiting: starting %d workers at once (%d in all)", waiting_, add, target_workers_);
