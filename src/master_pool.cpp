@@ -82,7 +82,6 @@ Master::PoolCounts Master::count_pool() const {
     // A worker still starting will be idle in a moment: counting it avoids
     // starting more than needed.
     counts.idle += state == WorkerState::idle || state == WorkerState::starting;
-    counts.starting += state == WorkerState::starting;
   }
   return counts;
 }
@@ -294,8 +293,8 @@ void Master::retire_one_worker() {
   if (pick) retire(*pick);
 }
 
-// Idle workers only, oldest first: a serving worker is never cut short by a
-// shrink, and the youngest stay, whose memory is the least touched.
+// Idle workers only, oldest first (they have served the most clients): a
+// serving worker is never cut short by a shrink.
 void Master::retire_idle_workers(int count) {
   for (auto& c : children_) {
     if (count <= 0 || target_workers_ <= 1) return;

@@ -59,7 +59,6 @@ class Master {
   struct PoolCounts {
     int total = 0;  // current generation, not retiring
     int idle = 0;   // of those, idle or still starting
-    int starting = 0;
   };
 
   void reap_children();
