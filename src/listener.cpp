@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -217,12 +218,20 @@ void refuse_new_connections(const Listener& listener) {
   }
 }
 
-bool backlog_drained(const BoundSocket& socket) {
+bool backlog_drained(const BoundSocket& socket) { return accept_queue_length(socket) <= 0; }
+
+int accept_queue_length(const BoundSocket& socket) {
+  if (socket.transport != Transport::tcp) return -1;
   tcp_info info{};
   socklen_t len = sizeof info;
   // For a listening socket the kernel reports its accept queue's length in tcpi_unacked.
-  if (getsockopt(socket.fd.get(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return true;
-  return info.tcpi_state != TCP_LISTEN || info.tcpi_unacked == 0;
+  if (getsockopt(socket.fd.get(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return -1;
+  return info.tcpi_state == TCP_LISTEN ? static_cast<int>(info.tcpi_unacked) : 0;
+}
+
+bool socket_readable(const BoundSocket& socket) {
+  pollfd p{socket.fd.get(), POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 void stop_listening(const BoundSocket& socket) {

@@ -31,6 +31,10 @@ constexpr int64_t fast_stop_nudge_ms = 100;
 constexpr int64_t overflow_poll_ms = 5;
 // How often a graceful stop looks whether a listener's backlog is drained.
 constexpr int64_t drain_poll_ms = 20;
+// After a listener wakes the master, it looks again only this much later: a
+// burst is seen within this time, while a steady stream of clients taken by
+// idle workers wakes the master at most this often, not once per client.
+constexpr int64_t listener_quiet_ms = 15;
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -111,6 +115,7 @@ int64_t Master::next_wake_ms() const {
   if (stop_ == Stop::none && live_workers() < target_workers_ && room_for_worker()) wake = std::min(wake, next_spawn_ms_);
   if (stop_ == Stop::none) wake = std::min(wake, next_tick_ms_);
   if (!overflow_.empty()) wake = std::min(wake, monotonic_ms() + overflow_poll_ms);
+  if (watching_listeners() && listeners_quiet_until_ms_ > monotonic_ms()) wake = std::min(wake, listeners_quiet_until_ms_);
   if (stop_ != Stop::none && !killed_stragglers_) wake = std::min(wake, stop_deadline_ms_);
   if (stop_ == Stop::fast) wake = std::min(wake, next_nudge_ms_);
   if (stop_ == Stop::graceful && holds_listeners()) wake = std::min(wake, monotonic_ms() + drain_poll_ms);
@@ -127,7 +132,12 @@ void Master::wait_for_event() {
     s_.control->add_poll_fds(fds);
   }
   size_t first_listener = fds.size();
-  if (taking_overflow()) {
+  size_t first_watched = fds.size();
+  if (watching_listeners() && now >= listeners_quiet_until_ms_) {
+    for (const auto& listener : s_.listeners)
+      for (const auto& socket : listener.sockets) fds.push_back({socket.fd.get(), POLLIN, 0});
+    first_listener = fds.size();  // tend_pool counts what waits; nothing to take here
+  } else if (taking_overflow()) {
     if (now < overflow_pause_until_ms_) {
       wake = std::min(wake, overflow_pause_until_ms_);
     } else {
@@ -150,6 +160,8 @@ void Master::wait_for_event() {
   if (n < 0 && errno != EINTR) log::error("%s", log::syscall_error("ppoll").c_str());
   if (n > 0 && s_.control)
     s_.control->handle(fds, monotonic_ms(), [this](const std::string& request) { return answer_control(request); });
+  for (size_t i = first_watched; n > 0 && i < first_listener; ++i)
+    if (fds[i].revents & POLLIN) listeners_quiet_until_ms_ = monotonic_ms() + listener_quiet_ms;
   for (size_t i = first_listener; n > 0 && i < fds.size(); ++i)
     if (fds[i].revents & POLLIN) take_overflow(fds[i].fd);
 }
@@ -292,7 +304,11 @@ StatusSnapshot Master::snapshot() const {
   s.service = service_name(config_.service);
   s.generation = generation_;
   for (const auto& l : s_.listeners)
-    for (const auto& socket : l.sockets) s.listeners.push_back(socket.local);
+    for (const auto& socket : l.sockets) {
+      s.listeners.push_back(socket.local);
+      int length = accept_queue_length(socket);
+      s.queues.push_back({socket.local, length, std::max(socket.queue_peak, length)});
+    }
   s.totals = retired_totals_;
   for (const auto& c : children_) {
     SlotReading slot = board_.slot(c.slot).read(c.pid, s.now_ms);

@@ -1,5 +1,6 @@
 // The master's pool: starting, retiring and replacing workers, keeping the
-// spares Apache's prefork way, and the clients that overflow a full pool.
+// spares Apache's prefork way, starting a worker for every client waiting in
+// a burst, and the clients that overflow a full pool.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +33,13 @@ constexpr size_t max_overflow = 64;
 // (the listener stays readable, so retrying at once would spin).
 constexpr int64_t resource_pause_ms = 200;
 constexpr int64_t resource_log_interval_ms = 5000;
+// Forks in one turn of the loop, so that a burst of a thousand still lets the
+// master reap and answer in between.
+constexpr int max_forks_per_turn = 64;
+// After a burst the idle excess over max_spare retires a sixth a second, at
+// least 4: a thousand are gone in under half a minute, a dozen in three seconds.
+constexpr int retire_fraction = 6;
+constexpr int min_retire_batch = 4;
 
 bool out_of_resources(int err) { return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM; }
 
@@ -50,12 +58,18 @@ bool Master::room_for_worker() const { return static_cast<int>(children_.size())
 
 void Master::tend_pool() {
   int64_t now = monotonic_ms();
+  PoolCounts pool = count_pool();
+  waiting_ = count_waiting(pool);
+  if (waiting_ > 0) absorb_burst(pool);
   if (now >= next_tick_ms_) {
     keep_spares();
     next_tick_ms_ = now + tick_ms;
   }
   int live = live_workers();
-  while (live < target_workers_ && room_for_worker() && monotonic_ms() >= next_spawn_ms_ && spawn_worker()) ++live;
+  for (int forks = 0; forks < max_forks_per_turn && live < target_workers_ && room_for_worker() &&
+                      monotonic_ms() >= next_spawn_ms_ && spawn_worker();
+       ++forks)
+    ++live;
   for (; live > target_workers_; --live) retire_one_worker();
   kill_overdue_workers();
 }
@@ -73,14 +87,50 @@ Master::PoolCounts Master::count_pool() const {
   return counts;
 }
 
+// The kernel counts a TCP listener's queue; a unix or udp socket that is
+// readable while no worker is free to take from it counts as one.
+int Master::count_waiting(const PoolCounts& pool) {
+  int waiting = 0;
+  for (auto& listener : s_.listeners)
+    for (auto& socket : listener.sockets) {
+      int queued = accept_queue_length(socket);
+      if (queued >= 0) socket.queue_peak = std::max(socket.queue_peak, queued);
+      if (queued < 0 && pool.idle == 0) queued = socket_readable(socket) ? 1 : 0;
+      waiting += std::max(queued, 0);
+    }
+  return waiting;
+}
+
+// A burst: one worker for every client that no idle, starting or pending
+// worker will take, all at once within max_workers. The respawn back-off
+// still paces the forks (tend_pool), so workers dying young cannot loop.
+void Master::absorb_burst(const PoolCounts& pool) {
+  int pending = std::max(0, target_workers_ - pool.total);
+  int need = waiting_ - pool.idle - pending;
+  if (need <= 0) return;
+  int room = config_.max_workers - static_cast<int>(children_.size()) - pending;
+  int add = std::min(need, room);
+  if (add <= 0) return;  // a full pool: keep_spares says so, and overflow handles the client
+  target_workers_ += add;
+  spawn_rate_ = 1;
+  if (add >= 8) log::info("%d clients waiting: starting %d workers at once (%d in all)", waiting_, add, target_workers_);
+}
+
+// The listeners are watched only while a fork could follow (room, no
+// back-off): a client waiting for a full pool would keep them readable.
+bool Master::watching_listeners() const {
+  return stop_ == Stop::none && room_for_worker() && monotonic_ms() >= next_spawn_ms_;
+}
+
 // Apache's prefork rule: fewer than min_spare idle workers start 1, then 2,
-// 4 ... up to 32 a second while the shortage lasts; more than max_spare
-// retire one a second.
+// 4 ... up to 32 a second while the shortage lasts. More than max_spare
+// retire in batches (a burst's thousand must not take a quarter of an hour).
 void Master::keep_spares() {
   PoolCounts pool = count_pool();
   if (pool.total < target_workers_) return;  // replacements are on their way
   if (pool.idle > config_.max_spare && target_workers_ > 1) {
-    --target_workers_;
+    int excess = pool.idle - config_.max_spare;
+    retire_idle_workers(std::min(excess, std::max(min_retire_batch, (excess + retire_fraction - 1) / retire_fraction)));
     spawn_rate_ = 1;
     return;
   }
@@ -242,6 +292,18 @@ void Master::retire_one_worker() {
     if (idle) break;
   }
   if (pick) retire(*pick);
+}
+
+// Idle workers only, oldest first (they have served the most clients): a
+// serving worker is never cut short by a shrink.
+void Master::retire_idle_workers(int count) {
+  for (auto& c : children_) {
+    if (count <= 0 || target_workers_ <= 1) return;
+    if (c.retiring || c.generation != generation_ || board_.slot(c.slot).state() != WorkerState::idle) continue;
+    retire(c);
+    --target_workers_;
+    --count;
+  }
 }
 
 void Master::kill_overdue_workers() {

@@ -40,6 +40,17 @@ std::string json_string(const std::string& s) {
 
 std::string u64(uint64_t v) { return std::to_string(v); }
 
+std::string queue_text(const ListenerQueue& q) {
+  if (q.length < 0) return q.listener + " -";
+  return q.listener + " " + std::to_string(q.length) + " (peak " + std::to_string(q.peak) + ")";
+}
+
+std::string queue_json(const ListenerQueue& q) {
+  return "{\"listener\":" + json_string(q.listener) +
+         ",\"length\":" + (q.length < 0 ? std::string("null") : std::to_string(q.length)) +
+         ",\"peak\":" + (q.length < 0 ? std::string("null") : std::to_string(q.peak)) + "}";
+}
+
 }  // namespace
 
 std::string iso_time(int64_t wall_ms) {
@@ -60,6 +71,8 @@ std::string render_status_text(const StatusSnapshot& s) {
          s.service + ", generation " + std::to_string(s.generation) + "\n";
   out += "listening:";
   for (const auto& l : s.listeners) out += " " + l;
+  out += "\naccept queues:";
+  for (size_t i = 0; i < s.queues.size(); ++i) out += (i ? ", " : " ") + queue_text(s.queues[i]);
   out += "\nworkers: " + std::to_string(s.workers.size()) + " (" + std::to_string(busy) + " busy, " +
          std::to_string(s.workers.size() - busy) + " not busy)\n";
   char line[256];
@@ -96,7 +109,9 @@ std::string render_status_json(const StatusSnapshot& s) {
   const Counters& t = s.totals;
   out += "],\"totals\":{\"connections\":" + u64(t.clients) + ",\"messages\":" + u64(t.messages) +
          ",\"bytes_in\":" + u64(t.bytes_in) + ",\"bytes_out\":" + u64(t.bytes_out) + ",\"rejected\":" +
-         u64(t.rejected) + ",\"worker_deaths\":" + u64(s.worker_deaths) + "}}\n";
+         u64(t.rejected) + ",\"worker_deaths\":" + u64(s.worker_deaths) + "},\"queues\":[";
+  for (size_t i = 0; i < s.queues.size(); ++i) out += (i ? "," : "") + queue_json(s.queues[i]);
+  return out + "]}\n";
   return out;
 }
 

@@ -21,6 +21,7 @@ struct BoundSocket {
   Fd fd;                // non-blocking, close-on-exec
   Transport transport;
   std::string local;    // the address actually bound: "127.0.0.1:9000", "[::1]:9000", "unix:/path"
+  int queue_peak = 0;   // the longest accept queue the master has seen on it
 };
 
 struct Listener {
@@ -68,6 +69,13 @@ void refuse_new_connections(const Listener& listener);
 // True once no connection waits in a TCP socket's accept queue (or its
 // length cannot be read): after refuse_new_connections() it stays so.
 bool backlog_drained(const BoundSocket& socket);
+
+// The number of connections waiting in a TCP listener's accept queue, or -1
+// when the kernel cannot tell (unix and udp sockets).
+int accept_queue_length(const BoundSocket& socket);
+
+// True when something waits on the socket: a connection or a datagram.
+bool socket_readable(const BoundSocket& socket);
 
 // Stops a TCP socket listening for every process that holds a copy of it
 // (shutdown acts on the socket, not on one descriptor), so connections are

@@ -68,6 +68,10 @@ class Master {
   void tend_pool();
   PoolCounts count_pool() const;
   void keep_spares();
+  int count_waiting(const PoolCounts& pool);
+  void absorb_burst(const PoolCounts& pool);
+  void retire_idle_workers(int count);
+  bool watching_listeners() const;
   void grow_by_signal();
   void shrink_by_signal();
   void note_too_many_clients();
@@ -105,6 +109,8 @@ class Master {
   uint32_t generation_ = 1;
   int target_workers_;  // the pool's size; deaths do not change it, spares and TTIN/TTOU do
   int spawn_rate_ = 1;   // workers added per tick when short of spares: 1, 2, 4 ... 32
+  int waiting_ = 0;      // clients and datagrams seen waiting on the listeners this turn
+  int64_t listeners_quiet_until_ms_ = 0;  // the listeners are not polled before this
   int64_t next_tick_ms_ = 0;
   int64_t last_too_many_log_ms_ = INT64_MIN / 2;
   int64_t overflow_pause_until_ms_ = 0;

@@ -19,6 +19,12 @@ struct WorkerStatus {
   int64_t since_ms = 0;     // wall-clock time of the last state change
 };
 
+struct ListenerQueue {
+  std::string listener;
+  int length = -1;          // connections in its accept queue; -1: not a TCP listener
+  int peak = 0;             // the longest seen since start
+};
+
 struct StatusSnapshot {
   int pid = 0;
   std::string version;
@@ -28,6 +34,7 @@ struct StatusSnapshot {
   std::string service;
   uint32_t generation = 0;
   std::vector<std::string> listeners;
+  std::vector<ListenerQueue> queues;
   std::vector<WorkerStatus> workers;
   Counters totals;          // every worker, past and present
   uint64_t worker_deaths = 0;

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "../support/client.hpp"
@@ -148,6 +149,9 @@ TEST_CASE("a thousand connections reset with SO_LINGER 0 do not disturb the serv
   Client c = Client::connect(server.port());
   REQUIRE(c.send("fine\n"));
   CHECK(c.reply() == "fine");
-  CHECK(server.workers() == workers);
+  // Clients queued meanwhile may have started more workers (a burst): none
+  // of the first ones may have been replaced.
+  auto now = server.workers();
+  for (int w : workers) CHECK(std::find(now.begin(), now.end(), w) != now.end());
   CHECK(server.log_count("killed by signal") == 0);
 }

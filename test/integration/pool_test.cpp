@@ -1,6 +1,7 @@
 // The pre-forked pool: many clients, a worker killed under load.
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <thread>
 
@@ -76,6 +77,9 @@ TEST_CASE("SIGPIPE from a vanished client kills nobody") {
   Client c = Client::connect(server.port());
   REQUIRE(c.send("still\n"));
   CHECK(c.reply() == "still");
-  CHECK(server.workers() == workers);
+  // Clients queued meanwhile may have started more workers (a burst): none
+  // of the first ones may have been replaced.
+  auto now = server.workers();
+  for (int w : workers) CHECK(std::find(now.begin(), now.end(), w) != now.end());
   CHECK(server.log_count("killed by signal") == 0);
 }

@@ -20,12 +20,12 @@ TEST_CASE("the pool grows under 6 held clients and shrinks after") {
     clients.push_back(Client::connect(server.port()));
     REQUIRE(clients.back().send("held " + std::to_string(i) + "\n"));
   }
-  // 1, 2, 4 ... workers a second while fewer than min_spare are idle.
+  // The waiting clients start their workers at once (a burst), within max_workers.
   for (int i = 0; i < 6; ++i) CHECK(clients[i].reply(10s) == "held" + std::to_string(i));
   CHECK(test::wait_until([&] { return server.workers().size() >= 7; }, 5s));
   CHECK(server.workers().size() <= 10);
   clients.clear();
-  // Now more than max_spare are idle: one retires a second, down to 3 idle.
+  // Now more than max_spare are idle: they retire in batches, down to 3 idle.
   CHECK(server.wait_workers(3, 15s));
   CHECK(server.log_count("exited with status 0") >= 4);
 }
