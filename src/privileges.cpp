@@ -20,6 +20,21 @@ constexpr const char* default_group = "nogroup";
 // The default group when it exists; otherwise nobody's primary group.
 std::string default_group_name() { return getgrnam(default_group) ? default_group : ""; }
 
+// `user`'s groups, `gid` among them, as initgroups() would set them.
+bool supplementary_groups(const std::string& user, gid_t gid, std::vector<gid_t>* groups) {
+  int count = 32;
+  for (int tries = 0; tries < 8; ++tries) {
+    groups->resize(static_cast<size_t>(count));
+    int asked = count;
+    if (getgrouplist(user.c_str(), gid, groups->data(), &count) >= 0) {
+      groups->resize(static_cast<size_t>(count));
+      return true;
+    }
+    if (count <= asked) count = asked * 2;  // glibc sets the count it needs; be safe if not
+  }
+  return false;
+}
+
 }  // namespace
 
 std::optional<Identity> resolve_identity(const std::string& user, const std::string& group, std::string* error,
@@ -53,13 +68,17 @@ std::optional<Identity> resolve_identity(const std::string& user, const std::str
     return id;
   }
   if (id.uid == 0 && warning) *warning = "user " + name + ": workers serve clients as root";
+  if (!supplementary_groups(name, id.gid, &id.groups)) {
+    *error = "user: cannot list the groups of \"" + name + "\"";
+    return std::nullopt;
+  }
   id.drop = true;
   return id;
 }
 
 bool drop_privileges(const Identity& id, std::string* error) {
   if (!id.drop) return true;
-  if (initgroups(id.user.c_str(), id.gid) != 0) return *error = log::syscall_error("initgroups"), false;
+  if (setgroups(id.groups.size(), id.groups.data()) != 0) return *error = log::syscall_error("setgroups"), false;
   if (setgid(id.gid) != 0) return *error = log::syscall_error("setgid"), false;
   if (setuid(id.uid) != 0) return *error = log::syscall_error("setuid"), false;
   // With an unprivileged uid, getting root back must fail; if it does not,

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ws {
 
@@ -19,6 +20,10 @@ struct Identity {
   std::string user;
   uid_t uid = 0;
   gid_t gid = 0;
+  // The user's supplementary groups, looked up by the master: initgroups()
+  // in each worker would load the NSS modules there, some 70 KiB of private
+  // memory per worker.
+  std::vector<gid_t> groups;
 };
 
 // Resolves `user` and `group` (the user's primary group when empty). When
