@@ -105,7 +105,9 @@ TEST_CASE("a burst over max_workers with overflow reject: the excess is told, no
   CHECK(served == 10);
   CHECK(rejected == 20);
   CHECK(other == 0);
-  CHECK(server.wait_log("workers at once"));
+  // Not "workers at once": in reject mode the master may take the queued
+  // clients itself before its burst rule sees them, and the pool then grows
+  // by the overflow path; either way it ends full.
   CHECK(server.wait_log("too many clients: all 10 workers are busy"));
   CHECK(server.workers().size() == 10);
 }
