@@ -49,6 +49,10 @@ class Conversation {
         totals_(totals),
         session_(*c.service, {terminator_bytes(c.config->reply_terminator), c.max_message, c.secret}) {}
 
+  // Two loops, one per way of waiting, both feeding the one session and
+  // deliver(): a service that only answers (strip, echo) blocks in recv(),
+  // one system call per message; a service that pushes (chat) waits in
+  // ppoll on the client and its ring at once.
   CloseReason run() {
     CloseReason reason = pushing_ ? converse_pushing() : converse();
     end(reason);
