@@ -17,22 +17,6 @@ using test::run_wsserver;
 
 namespace {
 
-// Kills a daemon and its workers by pid, whatever the test did.
-struct DaemonGuard {
-  std::string pid_file;
-  ~DaemonGuard() {
-    int pid = ws::read_pid(pid_file);
-    if (pid <= 0) return;
-    auto workers = test::children_of(pid);
-    kill(pid, SIGKILL);
-    for (int w : workers) kill(w, SIGKILL);
-    test::wait_until([&] {
-      test::reap_children();
-      return !test::alive(pid);
-    }, 5s);
-  }
-};
-
 std::string readlink_of(const std::string& path) {
   std::error_code ec;
   return std::filesystem::read_symlink(path, ec).string();
@@ -49,7 +33,7 @@ uint16_t port_from_log(const std::string& log) {
 TEST_CASE("daemon mode detaches, holds its pid file and serves at once", "[no-valgrind]") {
   test::TempDir dir;
   std::string pid_file = dir.file("w.pid"), log = dir.file("w.log");
-  DaemonGuard guard{pid_file};
+  test::DaemonGuard guard{pid_file};
   auto r = run_wsserver({"-d", "-c", "/dev/null", "--listen", "127.0.0.1:0", "--workers", "2", "--pid_file", pid_file,
                          "--log_file", log});
   REQUIRE(r.status == 0);
@@ -76,7 +60,7 @@ TEST_CASE("daemon mode detaches, holds its pid file and serves at once", "[no-va
 TEST_CASE("daemon start-up failures reach the launcher with their exit code") {
   test::TempDir dir;
   std::string pid_file = dir.file("w.pid");
-  DaemonGuard guard{pid_file};
+  test::DaemonGuard guard{pid_file};
   // The control socket is created after detaching: its error must still be seen.
   auto r = run_wsserver({"-d", "-c", "/dev/null", "--listen", "127.0.0.1:0", "--pid_file", pid_file,
                          "--control_socket", dir.file("missing/w.sock"), "--log_file", dir.file("w.log")});
@@ -127,7 +111,7 @@ TEST_CASE("a failed bind leaves no pid file behind") {
 TEST_CASE("descriptors left open by whatever started wsserver reach no worker") {
   test::TempDir dir;
   std::string pid_file = dir.file("w.pid"), marker = dir.write("marker", "x");
-  DaemonGuard guard{pid_file};
+  test::DaemonGuard guard{pid_file};
   // A launcher that leaves descriptor 7 open without close-on-exec.
   std::string command = "exec 7<" + marker + "; exec " + test::wsserver_binary() +
                         " -d -c /dev/null --listen 127.0.0.1:0 --workers 2 --min_spare 0 --pid_file " + pid_file +

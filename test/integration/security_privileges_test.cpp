@@ -91,22 +91,6 @@ int spawn_wsserver(const std::vector<std::string>& args, const std::string& out)
   _exit(127);
 }
 
-// Kills a daemon and its workers by pid, whatever the test did.
-struct DaemonGuard {
-  std::string pid_file;
-  ~DaemonGuard() {
-    int pid = ws::read_pid(pid_file);
-    if (pid <= 0) return;
-    auto workers = test::children_of(pid);
-    kill(pid, SIGKILL);
-    for (int w : workers) kill(w, SIGKILL);
-    test::wait_until([&] {
-      test::reap_children();
-      return !test::alive(pid);
-    }, 5s);
-  }
-};
-
 test::RunResult check_secret(const std::string& path) {
   return test::run_wsserver({"-t", "-c", "/dev/null", "--auth_file", path}, 3s);
 }
@@ -186,7 +170,7 @@ TEST_CASE("security: reload fails with a relative -c under -d") {
   test::TempDir dir;
   LocalDir local;
   std::string pid_file = dir.file("w.pid"), log = dir.file("w.log");
-  DaemonGuard guard{pid_file};
+  test::DaemonGuard guard{pid_file};
   auto conf = [&](int workers) {
     return dir.write("w.conf", "listen = 127.0.0.1:0\nmin_spare = 0\nworkers = " + std::to_string(workers) +
                                    "\npid_file = " + pid_file + "\nlog_file = " + log + "\n");

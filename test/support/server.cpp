@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "wsserver/control.hpp"
+#include "wsserver/pidfile.hpp"
 
 #include "proc.hpp"
 #include "wait.hpp"
@@ -219,6 +220,18 @@ std::optional<int> Server::wait_exit(std::chrono::milliseconds timeout) {
     status_ = decode(status);
   }
   return status_;
+}
+
+DaemonGuard::~DaemonGuard() {
+  int pid = ws::read_pid(pid_file);
+  if (pid <= 0) return;
+  auto workers = children_of(pid);
+  kill(pid, SIGKILL);
+  for (int w : workers) kill(w, SIGKILL);
+  wait_until([&] {
+    reap_children();
+    return !alive(pid);
+  }, 5s);
 }
 
 }  // namespace test

@@ -33,6 +33,13 @@ struct RunResult {
 RunResult run_wsserver(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 10s,
                        const std::vector<std::string>& env = {});
 
+// Kills a daemon (`wsserver -d`, found through its pid file) and its
+// workers by pid when it goes out of scope, whatever the test did.
+struct DaemonGuard {
+  std::string pid_file;
+  ~DaemonGuard();
+};
+
 class Server {
  public:
   // Starts `wsserver -c DIR/wsserver.conf ARGS` in the foreground, in its own
