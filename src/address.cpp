@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstddef>
 #include <cstring>
 
@@ -15,18 +16,6 @@ namespace {
 std::optional<ListenAddress> fail(std::string* error, std::string_view text, const std::string& why) {
   if (error) *error = "bad listen address \"" + std::string(text) + "\": " + why;
   return std::nullopt;
-}
-
-bool parse_port(std::string_view s, uint16_t* port) {
-  if (s.empty() || s.size() > 5) return false;
-  unsigned value = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value > 65535) return false;
-  *port = static_cast<uint16_t>(value);
-  return true;
 }
 
 bool valid_host_name(std::string_view host) {
@@ -54,7 +43,9 @@ std::optional<ListenAddress> parse_inet(std::string_view whole, std::string_view
     if (host == "*") host = {};
     else if (!valid_host_name(host)) return fail(error, whole, "bad host name");
   }
-  if (!parse_port(port, &out.port)) return fail(error, whole, "port must be a number from 0 to 65535");
+  auto number = parse_port(port);
+  if (!number) return fail(error, whole, "port must be a number from 0 to 65535");
+  out.port = *number;
   out.host = std::string(host);
   return out;
 }
@@ -102,6 +93,13 @@ std::string format_address(const sockaddr* addr, unsigned len) {
     }
   }
   return "?";
+}
+
+std::optional<uint16_t> parse_port(std::string_view text) {
+  uint16_t port = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return port;
 }
 
 }  // namespace ws

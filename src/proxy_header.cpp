@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "wsserver/address.hpp"
+
 namespace ws {
 namespace {
 
@@ -71,16 +73,11 @@ size_t split(std::string_view line, std::array<std::string_view, N>& fields) {
 }
 
 // The text forbids leading zeros, which some readers take for octal.
-bool parse_port(std::string_view s, uint16_t* network_order) {
-  if (s.empty() || s.size() > 5 || (s[0] == '0' && s.size() > 1)) return false;
-  unsigned value = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value > 65535) return false;
-  *network_order = htons(static_cast<uint16_t>(value));
-  return true;
+bool parse_v1_port(std::string_view s, uint16_t* network_order) {
+  if (s.size() > 1 && s[0] == '0') return false;
+  auto port = parse_port(s);
+  if (port) *network_order = htons(*port);
+  return port.has_value();
 }
 
 // inet_pton() reads a C string: the character check keeps a NUL or any
@@ -156,7 +153,7 @@ void ProxyHeaderParser::parse_v1_line() {
   uint8_t src[16], dst[16];
   uint16_t sport, dport;
   if (!parse_ip(field[2], family, src) || !parse_ip(field[3], family, dst)) return fail("v1 bad address");
-  if (!parse_port(field[4], &sport) || !parse_port(field[5], &dport)) return fail("v1 bad port");
+  if (!parse_v1_port(field[4], &sport) || !parse_v1_port(field[5], &dport)) return fail("v1 bad port");
   header_.command = ProxyCommand::proxy;
   header_.address_len = set_ip(&header_.source, family, src, &sport);
   set_ip(&header_.destination, family, dst, &dport);

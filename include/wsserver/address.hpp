@@ -24,6 +24,9 @@ struct ListenAddress {
 
 std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* error);
 
+// A port in decimal, 0 to 65535: digits only, no sign, no space.
+std::optional<uint16_t> parse_port(std::string_view text);
+
 // "127.0.0.1:9000", "[::1]:9000" or "unix:/path" for a socket address.
 std::string format_address(const sockaddr* addr, unsigned len);
 
