@@ -35,16 +35,10 @@ std::vector<long> status_numbers(int pid, const std::string& field) {
   return {};
 }
 
-bool skip_unless_root() {
-  if (geteuid() == 0) return false;
-  std::puts("SKIPPED: privilege dropping needs root");
-  return true;
-}
-
 }  // namespace
 
 TEST_CASE("workers run as user and group with real effective and saved ids") {
-  if (skip_unless_root()) return;
+  if (test::skip_unless_root("privileges can only be dropped by root")) return;
   const passwd* pw = getpwnam("nobody");
   const group* gr = getgrnam("nogroup");
   REQUIRE(pw);

@@ -25,12 +25,6 @@ using test::Server;
 
 namespace {
 
-bool skip_unless_root() {
-  if (geteuid() == 0) return false;
-  std::puts("SKIPPED: the attacks need a second user and the defence runs as root");
-  return true;
-}
-
 const passwd& nobody() {
   const passwd* pw = getpwnam("nobody");
   REQUIRE(pw);
@@ -101,7 +95,7 @@ struct PlantingWrapper {
 }  // namespace
 
 TEST_CASE("security: a log file planted as a link or a FIFO is neither given away nor written through") {
-  if (skip_unless_root()) return;
+  if (test::skip_unless_root("the attacks need a second user and the defence runs as root")) return;
   test::TempDir dir;
   std::string victim = make_victim(dir);
   std::string logs = nobody_dir(dir, "logs");
@@ -153,7 +147,7 @@ TEST_CASE("security: a log file planted as a link or a FIFO is neither given awa
 }
 
 TEST_CASE("security: the pid file cannot be planted or forged in a shared directory") {
-  if (skip_unless_root()) return;
+  if (test::skip_unless_root("the attacks need a second user and the defence runs as root")) return;
   test::TempDir dir;
   std::string shared = dir.file("shared");
   REQUIRE(mkdir(shared.c_str(), 01777) == 0);
@@ -196,7 +190,7 @@ TEST_CASE("security: the pid file cannot be planted or forged in a shared direct
 }
 
 TEST_CASE("security: unix listeners get unix_mode and unix_group whatever the umask") {
-  if (skip_unless_root()) return;
+  if (test::skip_unless_root("the attacks need a second user and the defence runs as root")) return;
   // The umask that made these sockets 0755 before unix_mode existed.
   struct UmaskGuard {
     mode_t old = umask(022);

@@ -38,12 +38,6 @@ using test::Server;
 
 namespace {
 
-#define SKIP_UNLESS_ROOT(why)                             \
-  if (geteuid() != 0) {                                   \
-    std::printf("SKIPPED: needs root to %s\n", why);      \
-    return;                                               \
-  }
-
 uint16_t port_of(const std::string& address) {
   return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
 }
@@ -132,7 +126,7 @@ double workers_cpu(const Server& server) {
 
 // [no-valgrind]: worker CPU.
 TEST_CASE("security: a datagram forged from the server's own udp address starts no loop", "[no-valgrind]") {
-  SKIP_UNLESS_ROOT("forge a source address with a raw socket");
+  if (test::skip_unless_root("forge a source address with a raw socket")) return;
   for (std::string second : {"udp:127.0.0.1:0", "udp:0.0.0.0:0"}) {
     INFO("second listener " << second);
     Server server({"--workers", "2", "--listen", "udp:127.0.0.1:0", "--listen", second});
@@ -155,7 +149,7 @@ TEST_CASE("security: a datagram forged from the server's own udp address starts 
 }
 
 TEST_CASE("security: datagrams from source ports 7, 13, 19 and 37 get no reply") {
-  SKIP_UNLESS_ROOT("bind privileged source ports");
+  if (test::skip_unless_root("bind privileged source ports")) return;
   Server server({"--workers", "1", "--listen", "udp:127.0.0.1:0"});
   uint16_t port = port_of(server.addresses().at(0));
   for (uint16_t source : {7, 13, 19, 37}) {
@@ -257,7 +251,7 @@ std::optional<uintptr_t> find_slot(int worker) {
 
 // [no-valgrind]: finds the slot in a worker's own mappings.
 TEST_CASE("security: a worker that scribbles over its scoreboard slot cannot hang the master", "[no-valgrind]") {
-  SKIP_UNLESS_ROOT("write into a worker's memory");
+  if (test::skip_unless_root("write into a worker's memory")) return;
   Server server({"--workers", "1"});
   REQUIRE(server.wait_workers(1));
   int worker = server.workers().at(0);

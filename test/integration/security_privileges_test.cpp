@@ -33,12 +33,6 @@ using test::Server;
 
 namespace {
 
-bool skip_unless_root() {
-  if (geteuid() == 0) return false;
-  std::puts("SKIPPED: needs root");
-  return true;
-}
-
 // The words after "FIELD:" in /proc/PID/status, or empty.
 std::string status_field(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -98,7 +92,7 @@ test::RunResult check_secret(const std::string& path) {
 }  // namespace
 
 TEST_CASE("security: workers outlive a killed master when user is set") {
-  if (skip_unless_root()) return;
+  if (test::skip_unless_root("workers drop to another user only under root")) return;
   Server server({"--workers", "3", "--user", "nobody"});
   REQUIRE(server.wait_workers(3));
   REQUIRE(workers_ready(server, 3));
@@ -118,7 +112,7 @@ TEST_CASE("security: workers outlive a killed master when user is set") {
 }
 
 TEST_CASE("security: workers serve as root by default") {
-  if (skip_unless_root()) return;
+  if (test::skip_unless_root("workers drop to another user only under root")) return;
   const passwd* pw = getpwnam("nobody");
   REQUIRE(pw);
   const group* gr = getgrnam("nogroup");

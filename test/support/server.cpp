@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -232,6 +233,12 @@ DaemonGuard::~DaemonGuard() {
     reap_children();
     return !alive(pid);
   }, 5s);
+}
+
+bool skip_unless_root(const char* why) {
+  if (geteuid() == 0) return false;
+  std::printf("SKIPPED: needs root: %s\n", why);
+  return true;
 }
 
 }  // namespace test

@@ -33,6 +33,10 @@ struct RunResult {
 RunResult run_wsserver(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 10s,
                        const std::vector<std::string>& env = {});
 
+// True, having printed a SKIPPED line saying `why`, when not root: for
+// tests that need a second user or to drop privileges.
+bool skip_unless_root(const char* why);
+
 // Kills a daemon (`wsserver -d`, found through its pid file) and its
 // workers by pid when it goes out of scope, whatever the test did.
 struct DaemonGuard {
