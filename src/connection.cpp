@@ -426,7 +426,8 @@ std::unique_ptr<Transport> make_transport(ListenerTransport, const Config& confi
 
 ConnectionOutcome serve_connection(int fd, const sockaddr_storage& peer, ListenerTransport transport,
                                    const ConnectionContext& context) {
-  ConnectionOutcome outcome{CloseReason::client_closed, {ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)}, {}};
+  ConnectionOutcome outcome;
+  outcome.client = {ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)};
   context.slot->set_client(outcome.client);
   if (auto refused = admission(fd, outcome.client, context)) {
     outcome.reason = *refused;

@@ -57,7 +57,7 @@ struct ConnectionContext {
 };
 
 struct ConnectionOutcome {
-  CloseReason reason;
+  CloseReason reason = CloseReason::client_closed;
   ClientAddress client;  // who it was, as the access log names it
   ConnectionTotals totals;
 };
