@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -17,8 +19,10 @@
 #include "wsserver/pidfile.hpp"
 #include "wsserver/privileges.hpp"
 #include "wsserver/remote.hpp"
+#include "wsserver/sd_notify.hpp"
 #include "wsserver/secret.hpp"
 #include "wsserver/signals.hpp"
+#include "wsserver/upgrade.hpp"
 
 namespace {
 
@@ -76,9 +80,24 @@ ws::UnixAccess unix_access_or_exit(const ws::Config& config, const ws::Identity&
   return *access;
 }
 
+// The sockets passed by systemd or by an upgrading master (LISTEN_FDS),
+// matched to `listen` entries; an unmatched one is a configuration error.
+std::vector<ws::Listener> adopt_inherited(const ws::Config& config, ws::PidFile& pid_file) {
+  ws::sd::ListenFds fds = ws::sd::take_listen_fds();
+  std::string error;
+  auto adopted = ws::adopt_inherited(config, fds.count, fds.names, &error);
+  if (!adopted) {
+    pid_file.abandon();
+    ws::log::fatal(ws::exit_code::config, "%s", error.c_str());
+  }
+  return std::move(*adopted);
+}
+
 std::vector<ws::Listener> bind_listeners(const ws::Config& config, const ws::UnixAccess& access, ws::PidFile& pid_file) {
-  std::vector<ws::Listener> listeners;
+  std::vector<ws::Listener> listeners = adopt_inherited(config, pid_file);
   for (const auto& text : config.listen) {
+    if (std::any_of(listeners.begin(), listeners.end(), [&](const ws::Listener& l) { return l.address.text == text; }))
+      continue;
     std::string error;
     auto address = ws::parse_listen_address(text, &error);
     auto listener = address ? ws::open_listener(*address, config.backlog, &error, access) : std::nullopt;
@@ -109,12 +128,27 @@ void claim_files(ws::MasterSetup& setup) {
   }
 }
 
+// An upgrade's new master is detached already: it only leaves the start
+// directory it was given for relative paths, as detach() would.
+void detach_unless_upgrading(const ws::Options& options, bool upgrading) {
+  if (!options.daemon) return;
+  if (!upgrading) return ws::daemon::detach();
+  if (chdir("/") != 0) ws::log::warn("%s", ws::log::syscall_error("chdir").c_str());
+}
+
+bool take_upgrade_mark() {
+  bool upgrading = std::getenv(ws::upgrade::from_variable) != nullptr;
+  unsetenv(ws::upgrade::from_variable);
+  return upgrading;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Whatever started us may have left descriptors open without
-  // close-on-exec; none of them belongs in a worker.
-  close_range(3, ~0U, 0);  // fails only on kernels before 5.9, where nothing else can be done
+  // close-on-exec; none of them belongs in a worker, except the listening
+  // sockets passed on purpose (LISTEN_FDS).
+  close_range(3 + ws::sd::listen_fds_count(), ~0U, 0);  // fails only on kernels before 5.9, where nothing else can be done
   // A client that disconnects mid-write must never kill a process.
   ws::signals::ignore({SIGPIPE});
   // Nor may a blocked mask from whatever started us keep Ctrl-C from a
@@ -126,6 +160,7 @@ int main(int argc, char** argv) {
   ws::MasterSetup setup;
   setup.cwd = current_directory();
   setup.args = ws::with_absolute_config({argv + 1, argv + argc}, setup.cwd);
+  setup.binary = ws::upgrade::own_binary(argv[0], setup.cwd);
   setup.options = parse_or_exit(setup.args, setup.cwd);
   const ws::Options& options = setup.options;
   if (!options.signal_action.empty()) return ws::act_on_master(options);
@@ -145,10 +180,12 @@ int main(int argc, char** argv) {
   // Only the master blocks its signals, held until it waits so that none is
   // lost during start-up.
   ws::signals::block(ws::master_signal_set());
+  bool upgrading = take_upgrade_mark();
+  ws::sd::init_from_environment();
   open_logs(options, setup.identity);
   setup.pid_file = lock_pid_file(options.config);
   setup.listeners = bind_listeners(options.config, unix_access, *setup.pid_file);
-  if (options.daemon) ws::daemon::detach();
+  detach_unless_upgrading(options, upgrading);
   claim_files(setup);
   setup.identity_warning = warning;
   // The master's edge: as in the worker (src/worker.cpp), an exception is a

@@ -13,6 +13,7 @@
 #include "wsserver/control.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/pidfile.hpp"
+#include "wsserver/upgrade.hpp"
 
 namespace ws {
 namespace {
@@ -80,6 +81,25 @@ bool confirmed(const Options& o, int pid) {
   return true;
 }
 
+// The answer comes once the new master is ready or has failed: within
+// upgrade::ready_timeout_ms, plus a margin for a loaded machine.
+int request_upgrade(const Options& o, int pid) {
+  if (!confirmed(o, pid)) return exit_code::failure;
+  std::string error;
+  auto answer = query_control(o.config.control_socket, "upgrade", upgrade::ready_timeout_ms + 15000, &error);
+  if (!answer) {
+    std::fprintf(stderr, "wsserver: upgrade of pid %d: %s\n", pid, error.c_str());
+    return exit_code::failure;
+  }
+  if (answer->rfind("OK ", 0) == 0) {
+    std::printf("wsserver: %s", answer->c_str() + 3);
+    return exit_code::ok;
+  }
+  std::fprintf(stderr, "wsserver: %s", answer->rfind("ERR ", 0) == 0 ? answer->c_str() + 4 : answer->c_str());
+  if (answer->empty() || answer->back() != '\n') std::fputc('\n', stderr);
+  return exit_code::failure;
+}
+
 }  // namespace
 
 int act_on_master(const Options& o) {
@@ -91,6 +111,7 @@ int act_on_master(const Options& o) {
     return exit_code::not_running;
   }
   if (action == "status") return status(o, pid);
+  if (action == "upgrade") return request_upgrade(o, pid);
   int sig = action == "stop" ? SIGINT : action == "quit" ? SIGQUIT : action == "reload" ? SIGHUP : SIGUSR1;
   if (!confirmed(o, pid)) return exit_code::failure;
   if (kill(pid, sig) != 0) {
