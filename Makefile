@@ -135,6 +135,7 @@ install: $(BUILD)/wsserver $(BUILD)/wsbench
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.8 > $(DESTDIR)$(MANDIR)/man8/wsserver.8
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.conf.5 > $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5
 	sed 's|/usr/local|$(PREFIX)|g' etc/wsserver.service > $(DESTDIR)$(UNITDIR)/wsserver.service
+	install -m 644 etc/wsserver.socket $(DESTDIR)$(UNITDIR)/wsserver.socket
 	sed 's|/usr/local|$(PREFIX)|g' etc/logrotate.d/wsserver > $(DESTDIR)$(LOGROTATEDIR)/wsserver
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/wsserver.conf ]; then \
 	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/wsserver.conf (the sample is etc/wsserver.conf)"; \
@@ -144,7 +145,7 @@ install: $(BUILD)/wsserver $(BUILD)/wsbench
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/wsserver $(DESTDIR)$(BINDIR)/wsbench $(DESTDIR)$(MANDIR)/man1/wsbench.1 \
 	  $(DESTDIR)$(MANDIR)/man8/wsserver.8 \
-	  $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5 $(DESTDIR)$(UNITDIR)/wsserver.service \
+	  $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5 $(DESTDIR)$(UNITDIR)/wsserver.service $(DESTDIR)$(UNITDIR)/wsserver.socket \
 	  $(DESTDIR)$(LOGROTATEDIR)/wsserver
 	@if cmp -s etc/wsserver.conf $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; \
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/wsserver.conf ]; then echo "keeping the edited $(DESTDIR)$(SYSCONFDIR)/wsserver.conf"; fi
