@@ -31,6 +31,15 @@ std::string current_directory() {
   return getcwd(buf.data(), buf.size()) ? std::string(buf.data()) : std::string("/");
 }
 
+// A start that fails before the logs are open: whoever started us hears
+// why, on stderr and, when there is one, on the notification socket (an
+// upgrading master passes it on to `-s upgrade`).
+[[noreturn]] void fail_start(int code, const std::string& message) {
+  std::fprintf(stderr, "wsserver: %s\n", message.c_str());
+  ws::sd::notify("STATUS=" + message + "\nEXIT_STATUS=" + std::to_string(code));
+  std::exit(code);
+}
+
 // Handles -V, -h and command-line errors; returns the options to run with.
 ws::Options parse_or_exit(const std::vector<std::string>& args, const std::string& cwd) {
   ws::CliOutcome outcome = ws::parse_command_line(args, cwd, geteuid() == 0);
@@ -38,19 +47,15 @@ ws::Options parse_or_exit(const std::vector<std::string>& args, const std::strin
   if (outcome.exit_code == ws::exit_code::ok) {
     std::fputs(outcome.message.c_str(), stdout);
     if (!outcome.message.empty() && outcome.message.back() != '\n') std::fputc('\n', stdout);
-  } else {
-    std::fprintf(stderr, "wsserver: %s\n", outcome.message.c_str());
+    std::exit(outcome.exit_code);
   }
-  std::exit(outcome.exit_code);
+  fail_start(outcome.exit_code, outcome.message);
 }
 
 ws::Identity resolve_identity_or_exit(const ws::Config& config, std::string* warning) {
   std::string error;
   auto identity = ws::resolve_identity(config.user, config.group, &error, warning);
-  if (!identity) {
-    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
-    std::exit(ws::exit_code::config);
-  }
+  if (!identity) fail_start(ws::exit_code::config, error);
   return *identity;
 }
 
@@ -73,10 +78,7 @@ ws::PidFile lock_pid_file(const ws::Config& config) {
 ws::UnixAccess unix_access_or_exit(const ws::Config& config, const ws::Identity& identity) {
   std::string error;
   auto access = ws::unix_access(config, identity, &error);
-  if (!access) {
-    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
-    std::exit(ws::exit_code::config);
-  }
+  if (!access) fail_start(ws::exit_code::config, error);
   return *access;
 }
 
@@ -158,6 +160,7 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
 
   ws::MasterSetup setup;
+  ws::sd::init_from_environment();
   setup.cwd = current_directory();
   setup.args = ws::with_absolute_config({argv + 1, argv + argc}, setup.cwd);
   setup.binary = ws::upgrade::own_binary(argv[0], setup.cwd);
@@ -168,10 +171,8 @@ int main(int argc, char** argv) {
   setup.identity = resolve_identity_or_exit(options.config, &warning);
   ws::UnixAccess unix_access = unix_access_or_exit(options.config, setup.identity);
   std::string error;
-  if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error)) {
-    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
-    return ws::exit_code::config;
-  }
+  if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error))
+    fail_start(ws::exit_code::config, error);
   if (options.test_config) {
     if (!warning.empty()) std::fprintf(stderr, "wsserver: warning: %s\n", warning.c_str());
     std::puts("configuration ok");
@@ -181,7 +182,6 @@ int main(int argc, char** argv) {
   // lost during start-up.
   ws::signals::block(ws::master_signal_set());
   bool upgrading = take_upgrade_mark();
-  ws::sd::init_from_environment();
   open_logs(options, setup.identity);
   setup.pid_file = lock_pid_file(options.config);
   setup.listeners = bind_listeners(options.config, unix_access, *setup.pid_file);

@@ -105,6 +105,13 @@ int request_upgrade(const Options& o, int pid) {
 int act_on_master(const Options& o) {
   const std::string& action = o.signal_action;
   int pid = running_master(o.config.pid_file);
+  // Mid-upgrade the old master holds PIDFILE.oldbin, and the new one has no pid file yet.
+  int old_pid = pid > 0 || action != "upgrade" ? 0 : running_master(o.config.pid_file + ".oldbin");
+  if (old_pid > 0) {
+    std::fprintf(stderr, "wsserver: an upgrade is already under way (old master pid %d, pid file %s.oldbin)\n", old_pid,
+                 o.config.pid_file.c_str());
+    return exit_code::failure;
+  }
   if (pid <= 0) {
     if (action == "status" && o.json) std::puts("{\"running\":false}");
     else std::fprintf(action == "status" ? stdout : stderr, "wsserver is not running (pid file %s)\n", o.config.pid_file.c_str());

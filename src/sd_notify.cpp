@@ -53,7 +53,7 @@ bool send_to(int fd, const std::string& address, const std::string& message) {
 
 // A start-up that fails tells the manager (or an upgrading master) why.
 void fatal_hook(int code, const char* message) {
-  notify("STATUS=" + std::string(message) + "\nERRNO=" + std::to_string(code));
+  notify("STATUS=" + std::string(message) + "\nEXIT_STATUS=" + std::to_string(code));
 }
 
 }  // namespace

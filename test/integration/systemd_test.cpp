@@ -150,7 +150,8 @@ TEST_CASE("NOTIFY_SOCKET as an abstract name hears the same") {
   check_lifecycle(server, sink);
 }
 
-TEST_CASE("WATCHDOG=1 comes every half WATCHDOG_USEC, and not when WATCHDOG_PID names another process") {
+// [no-valgrind]: counts pings per unit of time.
+TEST_CASE("WATCHDOG=1 comes every half WATCHDOG_USEC, and not when WATCHDOG_PID names another process", "[no-valgrind]") {
   test::TempDir dir;
   NotifySink sink(dir.file("notify"));
   Server server({"--workers", "1"}, "", {"NOTIFY_SOCKET=" + sink.address(), "WATCHDOG_USEC=200000"});
@@ -267,7 +268,8 @@ std::string socket_link(int fd) {
 
 }  // namespace
 
-TEST_CASE("inherited tcp and unix listening sockets are served without binding") {
+// [no-valgrind]: LISTEN_PID names the pid exec'd, which valgrind's wrapper is not.
+TEST_CASE("inherited tcp and unix listening sockets are served without binding", "[no-valgrind]") {
   test::TempDir dir;
   uint16_t port = 0;
   ws::Fd tcp = tcp_listener(&port);
@@ -294,7 +296,7 @@ TEST_CASE("inherited tcp and unix listening sockets are served without binding")
   CHECK_THAT(test::read_file(dir.file("log")), Catch::Contains("listening on 127.0.0.1:" + std::to_string(port)));
 }
 
-TEST_CASE("an inherited socket that matches no listen entry is a configuration error (exit 78)") {
+TEST_CASE("an inherited socket that matches no listen entry is a configuration error (exit 78)", "[no-valgrind]") {
   test::TempDir dir;
   uint16_t port = 0;
   ws::Fd tcp = tcp_listener(&port);
