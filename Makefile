@@ -4,6 +4,7 @@
 #   make test     build and run every test; ends with "tests: N passed, M failed"
 #   make bench    wsserver against a reference server, same scenarios (< 5 min)
 #   make bench-chat, make bench-scale   the chat fan-out; a pool of 1000 workers
+#   make bench-upgrade   a binary upgrade under load: errors (goal 0), timings
 #   make asan, make fuzz, make valgrind, make soak   hardening (see the end)
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
 #   make fresh-root   make run and make test in a fresh Debian root (root only)
@@ -43,7 +44,7 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_e
 BUILD_PACKAGES = libcli11-dev catch2
 TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate
 
-.PHONY: all run test bench bench-chat bench-scale clean install uninstall fresh-root FORCE
+.PHONY: all run test bench bench-chat bench-scale bench-upgrade clean install uninstall fresh-root FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench
 
 # Every object waits for this one rule, so a parallel build installs once.
@@ -124,6 +125,10 @@ bench-chat: $(BUILD)/wsserver $(BUILD)/wsbench
 
 bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench
 	@test/bench/run-scale $(BUILD)
+
+# A binary upgrade while wsbench connrate and pingpong run (issue 15).
+bench-upgrade: $(BUILD)/wsserver $(BUILD)/wsbench
+	@test/bench/run-upgrade $(BUILD)
 
 # Files that name /usr/local get the PREFIX they are installed under.
 install: $(BUILD)/wsserver $(BUILD)/wsbench
