@@ -27,61 +27,17 @@
 #include "wsserver/sd_notify.hpp"
 
 #include "../support/client.hpp"
+#include "../support/notify_sink.hpp"
 #include "../support/proc.hpp"
 #include "../support/server.hpp"
 #include "../support/wait.hpp"
 
 using namespace std::chrono_literals;
 using test::Client;
+using test::NotifySink;
 using test::Server;
 
 namespace {
-
-// A datagram socket standing in for systemd's notification socket.
-class NotifySink {
- public:
-  explicit NotifySink(std::string address) : address_(std::move(address)) {
-    fd_ = ws::Fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    sockaddr_un un;
-    socklen_t len = 0;
-    REQUIRE(ws::sd::socket_address(address_, &un, &len));
-    REQUIRE(bind(fd_.get(), reinterpret_cast<sockaddr*>(&un), len) == 0);
-  }
-  const std::string& address() const { return address_; }
-
-  // The next message, or nullopt when none comes within `timeout`.
-  std::optional<std::string> next(std::chrono::milliseconds timeout = 5s) {
-    pollfd p{fd_.get(), POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-    char buf[4096];
-    ssize_t n = recv(fd_.get(), buf, sizeof buf, 0);
-    if (n < 0) return std::nullopt;
-    seen.emplace_back(buf, static_cast<size_t>(n));
-    return seen.back();
-  }
-  // Reads until a message holds `text`; false at the deadline.
-  bool wait_for(const std::string& text, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = test::Clock::now() + timeout;
-    while (test::Clock::now() < deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - test::Clock::now());
-      auto m = next(std::max(left, 1ms));
-      if (m && m->find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-  // The index of the first message at or after `from` holding `text`, or -1.
-  int find(const std::string& text, int from = 0) const {
-    for (size_t i = static_cast<size_t>(from); i < seen.size(); ++i)
-      if (seen[i].find(text) != std::string::npos) return static_cast<int>(i);
-    return -1;
-  }
-
-  std::vector<std::string> seen;
-
- private:
-  std::string address_;
-  ws::Fd fd_;
-};
 
 int64_t monotonic_usec() {
   timespec ts{};

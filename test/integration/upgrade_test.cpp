@@ -16,6 +16,7 @@
 #include "wsserver/pidfile.hpp"
 
 #include "../support/client.hpp"
+#include "../support/notify_sink.hpp"
 #include "../support/proc.hpp"
 #include "../support/program.hpp"
 #include "../support/server.hpp"
@@ -23,6 +24,7 @@
 
 using namespace std::chrono_literals;
 using test::Client;
+using test::NotifySink;
 using test::run_wsserver;
 using test::Server;
 
@@ -35,9 +37,9 @@ class InstalledBinary {
  public:
   InstalledBinary() : saved_(test::wsserver_binary()), path_(dir_.file("wsserver")) { install_copy(); }
   const std::string& path() const { return path_; }
-  std::unique_ptr<Server> start(const std::vector<std::string>& args) const {
+  std::unique_ptr<Server> start(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) const {
     Switch to(path_);
-    return std::make_unique<Server>(args);
+    return std::make_unique<Server>(args, "", env);
   }
   test::RunResult run(const std::vector<std::string>& args) const {
     Switch to(path_);
@@ -208,4 +210,28 @@ TEST_CASE("upgrade of a daemon (-d): the pid file holds the new daemon, which se
   CHECK(test::wait_until([&] { return gone(old_pid); }, 20s));
   CHECK(ws::running_master(pid_file) == new_pid);
   CHECK(serves(port));
+}
+
+TEST_CASE("under systemd the old master passes MAINPID= on, and the new one notifies systemd", "[no-valgrind]") {
+  InstalledBinary binary;
+  test::TempDir dir;
+  NotifySink sink(dir.file("notify"));
+  auto started = binary.start({"--workers", "2"}, {"NOTIFY_SOCKET=" + sink.address(), "WATCHDOG_USEC=400000"});
+  Server& server = *started;
+  REQUIRE(sink.wait_for("READY=1"));
+  auto r = run_wsserver(server.same_files({"-s", "upgrade"}), 60s);
+  INFO(r.out << r.err << server.log());
+  REQUIRE(r.status == 0);
+  int new_pid = ws::read_pid(server.pid_file());
+  REQUIRE(sink.wait_for("MAINPID=" + std::to_string(new_pid)));
+  int handed = sink.find("MAINPID=");
+  // The new master's READY=1 went to the old master, not here; its watchdog
+  // and stop come here.
+  CHECK(sink.find("READY=1", handed) == -1);
+  CHECK(sink.wait_for("WATCHDOG=1"));
+  CHECK(server.wait_exit(20s) == 0);
+  kill(new_pid, SIGTERM);
+  CHECK(sink.wait_for("STOPPING=1"));
+  CHECK(sink.find("STOPPING=1") > handed);
+  CHECK(test::wait_until([&] { return !test::alive(new_pid) || test::is_zombie(new_pid); }, 10s));
 }
