@@ -96,10 +96,15 @@ std::vector<ws::Listener> adopt_inherited(const ws::Config& config, ws::PidFile&
 }
 
 std::vector<ws::Listener> bind_listeners(const ws::Config& config, const ws::UnixAccess& access, ws::PidFile& pid_file) {
-  std::vector<ws::Listener> listeners = adopt_inherited(config, pid_file);
+  std::vector<ws::Listener> adopted = adopt_inherited(config, pid_file);
+  std::vector<ws::Listener> listeners;
   for (const auto& text : config.listen) {
-    if (std::any_of(listeners.begin(), listeners.end(), [&](const ws::Listener& l) { return l.address.text == text; }))
+    auto inherited = std::find_if(adopted.begin(), adopted.end(),
+                                  [&](const ws::Listener& l) { return l.address.text == text && !l.sockets.empty(); });
+    if (inherited != adopted.end()) {
+      listeners.push_back(std::move(*inherited));  // leaves it empty: a repeated entry is bound anew
       continue;
+    }
     std::string error;
     auto address = ws::parse_listen_address(text, &error);
     auto listener = address ? ws::open_listener(*address, config.backlog, &error, access) : std::nullopt;
