@@ -263,3 +263,25 @@ TEST_CASE("an inherited socket that matches no listen entry is a configuration e
              Catch::Contains("inherited socket 3 (127.0.0.1:" + std::to_string(port) + ") matches no listen entry"));
   CHECK_FALSE(std::filesystem::exists(dir.file("w.pid")));
 }
+
+TEST_CASE("a graceful stop leaves the manager's sockets listening for the next start", "[no-valgrind]") {
+  test::TempDir dir;
+  uint16_t port = 0;
+  ws::Fd tcp = tcp_listener(&port);
+  std::string path = dir.file("s.sock");
+  ws::Fd unix_socket = unix_listener(path);
+  Activated server({tcp.get(), unix_socket.get()},
+                   {"--listen", "127.0.0.1:" + std::to_string(port), "--listen", "unix:" + path, "--pid_file",
+                    dir.file("w.pid"), "--workers", "1", "--min_spare", "0"},
+                   dir.file("log"));
+  std::string error;
+  REQUIRE(test::wait_until([&] { return ws::query_control(dir.file("w.sock"), "status", 1000, &error).has_value(); }, 10s));
+  kill(server.pid(), SIGTERM);
+  REQUIRE(server.wait_exit() == 0);
+  // Neither shut down nor filtered nor unlinked: a client connects and
+  // waits in the backlog, as systemd would then start the service again.
+  auto waiting = Client::try_connect(port);
+  CHECK(waiting.has_value());
+  CHECK(std::filesystem::exists(path));
+  CHECK_NOTHROW(Client::connect_unix(path));
+}
