@@ -225,7 +225,7 @@ std::string socket_link(int fd) {
 }  // namespace
 
 // [no-valgrind]: LISTEN_PID names the pid exec'd, which valgrind's wrapper is not.
-TEST_CASE("inherited tcp and unix listening sockets are served without binding", "[no-valgrind]") {
+TEST_CASE("inherited tcp and unix listening sockets are served without binding, and kept by a reload", "[no-valgrind]") {
   test::TempDir dir;
   uint16_t port = 0;
   ws::Fd tcp = tcp_listener(&port);
@@ -250,6 +250,19 @@ TEST_CASE("inherited tcp and unix listening sockets are served without binding",
   CHECK(std::count(links.begin(), links.end(), socket_link(tcp.get())) == 1);
   CHECK(std::count(links.begin(), links.end(), socket_link(unix_socket.get())) == 1);
   CHECK_THAT(test::read_file(dir.file("log")), Catch::Contains("listening on 127.0.0.1:" + std::to_string(port)));
+
+  // A reload keeps them.
+  kill(server.pid(), SIGHUP);
+  REQUIRE(test::wait_until([&] { return test::read_file(dir.file("log")).find("reloaded:") != std::string::npos; }));
+  Client c = Client::connect(port);
+  REQUIRE(c.send("e f\n"));
+  CHECK(c.reply() == "ef");
+  Client d = Client::connect_unix(path);
+  REQUIRE(d.send("g h\n"));
+  CHECK(d.reply() == "gh");
+  links = socket_links(server.pid());
+  CHECK(std::count(links.begin(), links.end(), socket_link(tcp.get())) == 1);
+  CHECK(std::count(links.begin(), links.end(), socket_link(unix_socket.get())) == 1);
 }
 
 TEST_CASE("an inherited socket that matches no listen entry is a configuration error (exit 78)", "[no-valgrind]") {
