@@ -100,18 +100,27 @@ int request_upgrade(const Options& o, int pid) {
   return exit_code::failure;
 }
 
+// The old master answers status on its CONTROL.oldbin; nothing else is
+// sent to a master whose upgrade is under way.
+int during_upgrade(const Options& o, int old_pid) {
+  if (o.signal_action == "status") {
+    Options old = o;
+    old.config.control_socket += ".oldbin";
+    return status(old, old_pid);
+  }
+  std::fprintf(stderr, "wsserver: an upgrade is under way (old master pid %d, pid file %s.oldbin): try again once it is done\n",
+               old_pid, o.config.pid_file.c_str());
+  return exit_code::failure;
+}
+
 }  // namespace
 
 int act_on_master(const Options& o) {
   const std::string& action = o.signal_action;
   int pid = running_master(o.config.pid_file);
   // Mid-upgrade the old master holds PIDFILE.oldbin, and the new one has no pid file yet.
-  int old_pid = pid > 0 || action != "upgrade" ? 0 : running_master(o.config.pid_file + ".oldbin");
-  if (old_pid > 0) {
-    std::fprintf(stderr, "wsserver: an upgrade is already under way (old master pid %d, pid file %s.oldbin)\n", old_pid,
-                 o.config.pid_file.c_str());
-    return exit_code::failure;
-  }
+  int old_pid = pid > 0 ? 0 : running_master(o.config.pid_file + ".oldbin");
+  if (old_pid > 0) return during_upgrade(o, old_pid);
   if (pid <= 0) {
     if (action == "status" && o.json) std::puts("{\"running\":false}");
     else std::fprintf(action == "status" ? stdout : stderr, "wsserver is not running (pid file %s)\n", o.config.pid_file.c_str());

@@ -169,12 +169,16 @@ TEST_CASE("a second upgrade while one is under way is refused", "[no-valgrind]")
   auto started = binary.start({"--workers", "2"});
   Server& server = *started;
   // A new master slow to start: the first upgrade stays under way a while.
-  binary.install_script("sleep 1\nexec '" + binary.original() + "' \"$@\"");
+  binary.install_script("sleep 3\nexec '" + binary.original() + "' \"$@\"");
   auto first = std::async(std::launch::async, [&] { return run_wsserver(server.same_files({"-s", "upgrade"}), 60s); });
   REQUIRE(server.wait_log("upgrade: started"));
   auto second = run_wsserver(server.same_files({"-s", "upgrade"}), 60s);
   CHECK(second.status == 1);
-  CHECK_THAT(second.err, Catch::Contains("an upgrade is already under way"));
+  CHECK_THAT(second.err, Catch::Contains("an upgrade is under way"));
+  // Meanwhile -s status asks the old master, on its control socket's .oldbin name.
+  auto status = run_wsserver(server.same_files({"-s", "status"}));
+  CHECK(status.status == 0);
+  CHECK_THAT(status.out, Catch::Contains("pid " + std::to_string(server.pid())));
   server.signal(SIGUSR2);
   CHECK(server.wait_log("upgrade refused: an upgrade is already under way"));
   auto r = first.get();
