@@ -17,6 +17,7 @@ namespace {
 
 std::string current;       // where notifications go now
 std::string after_ready;   // where they go once READY=1 was sent (an upgrade's child)
+bool switch_after_ready = false;  // "": nowhere, the old master had no manager
 std::string manager;       // the service manager's socket, for an upgrade's child
 Fd socket_fd;
 int64_t watchdog_us = 0;
@@ -71,8 +72,9 @@ bool socket_address(const std::string& text, sockaddr_un* un, socklen_t* len) {
 
 void init_from_environment() {
   current = take_env("NOTIFY_SOCKET");
+  switch_after_ready = std::getenv("WSSERVER_NOTIFY_SOCKET_AFTER_READY") != nullptr;
   after_ready = take_env("WSSERVER_NOTIFY_SOCKET_AFTER_READY");
-  manager = after_ready.empty() ? current : after_ready;
+  manager = switch_after_ready ? after_ready : current;
   std::string usec = take_env("WATCHDOG_USEC");
   std::string pid = take_env("WATCHDOG_PID");
   int64_t interval = parse_decimal(usec);
@@ -89,9 +91,10 @@ bool enabled() { return socket_fd && !current.empty(); }
 
 bool notify(const std::string& message) {
   bool sent = send_to(socket_fd.get(), current, message);
-  if (!after_ready.empty() && message.find("READY=1") != std::string::npos) {
+  if (switch_after_ready && message.find("READY=1") != std::string::npos) {
+    switch_after_ready = false;
     current = after_ready;
-    after_ready.clear();
+    if (current.empty()) stop_notifying();
   }
   return sent;
 }
@@ -99,6 +102,7 @@ bool notify(const std::string& message) {
 void stop_notifying() {
   current.clear();
   after_ready.clear();
+  switch_after_ready = false;
   watchdog_us = 0;
   socket_fd.reset();
 }

@@ -67,7 +67,8 @@ void set_environment(const Launch& l) {
   setenv("LISTEN_FDNAMES", names.c_str(), 1);
   setenv("NOTIFY_SOCKET", l.notify_address.c_str(), 1);
   setenv(from_variable, std::to_string(getppid()).c_str(), 1);
-  if (!l.manager_socket.empty()) setenv("WSSERVER_NOTIFY_SOCKET_AFTER_READY", l.manager_socket.c_str(), 1);
+  // Empty when there is no manager: the new master then stops notifying once ready.
+  setenv("WSSERVER_NOTIFY_SOCKET_AFTER_READY", l.manager_socket.c_str(), 1);
   if (l.watchdog_usec > 0) {
     setenv("WATCHDOG_USEC", std::to_string(l.watchdog_usec).c_str(), 1);
     setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);

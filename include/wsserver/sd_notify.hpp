@@ -22,7 +22,7 @@ bool socket_address(const std::string& text, sockaddr_un* un, socklen_t* len);
 // Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID and clears them. An
 // upgrade's new master (src/upgrade.cpp) also gets
 // WSSERVER_NOTIFY_SOCKET_AFTER_READY: its first READY=1 goes to the old
-// master, everything after it to the service manager.
+// master, everything after it to the service manager (nowhere when empty).
 void init_from_environment();
 // True when a notification socket is known.
 bool enabled();
