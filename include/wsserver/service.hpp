@@ -46,6 +46,7 @@ struct ServiceContext {
   Terminator terminator = Terminator::nul;
   ChatRing* ring = nullptr;  // chat only
   int slot = -1;             // the worker's scoreboard slot (chat wake-ups)
+  ChatRing* outbox = nullptr;  // chat with a chat bus: messages go here, not into `ring`
 };
 
 std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context);
