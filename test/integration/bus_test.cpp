@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../support/client.hpp"
+#include "../support/proc_fds.hpp"
 #include "../support/server.hpp"
 #include "../support/wait.hpp"
 
@@ -268,6 +269,24 @@ TEST_CASE("chat bus: a killed bus process is respawned and chat goes on", "[bus]
   REQUIRE(server.wait_log("restarting it in", 5s));
   REQUIRE(server.wait_log("chat bus: connected to", 10s, 2));
   CHECK(bus_counter(server, "restarts") == 1);
+  // It holds its two Redis connections and nothing of the master's: no
+  // listener, no control socket, no pid file.
+  long bus = bus_counter(server, "pid");
+  REQUIRE(bus != pid);
+  auto table = test::socket_table();
+  int to_redis = 0;
+  for (const auto& [fd, link] : test::open_fds(static_cast<int>(bus))) {
+    INFO(fd << " " << link);
+    CHECK(link.find(".pid") == std::string::npos);
+    unsigned long inode = test::socket_inode(link);
+    if (inode == 0) continue;
+    auto it = table.find(inode);
+    REQUIRE(it != table.end());
+    CHECK_FALSE(it->second.listening);
+    CHECK(it->second.remote == "127.0.0.1:" + std::to_string(redis.port()));
+    ++to_redis;
+  }
+  CHECK(to_redis == 2);
   Client a = Client::connect(server.port()), b = Client::connect(server.port());
   REQUIRE(test::wait_until([&] { return busy_workers(server) >= 2; }, 10s));
   REQUIRE(a.send("hello again\n"));
