@@ -317,6 +317,7 @@ class Bus {
     }
     std::string why;
     if (open_links(&why)) return went_up();
+    if (stopping_) return;  // cut short by the stop, not an outage
     went_down(why);
     retry_at_ms_ = monotonic_ms() + backoff_ms_;
     backoff_ms_ = std::min(backoff_ms_ * 2, max_backoff_ms);

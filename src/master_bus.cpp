@@ -34,6 +34,7 @@ void Master::prepare_bus() {
   if (outbox_) bus_stats_ = map_bus_stats(&error);
   if (!outbox_ || !bus_stats_) log::fatal(exit_code::os_error, "cannot set up the chat bus: %s", error.c_str());
   bus_origin_ = new_bus_origin();
+  bus_stats_->since_ms.store(wall_clock_ms(), std::memory_order_relaxed);
 }
 
 void Master::tend_bus() {
