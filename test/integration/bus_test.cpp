@@ -287,6 +287,9 @@ TEST_CASE("chat bus: a killed bus process is respawned and chat goes on", "[bus]
     ++to_redis;
   }
   CHECK(to_redis == 2);
+  auto json = test::run_wsserver(server.same_files({"-s", "status", "--json"})).out;
+  CHECK(json.find("\"chat_bus\":{\"url\":\"" + redis.url() + "\",\"state\":\"up\"") != std::string::npos);
+  CHECK(json.find("\"restarts\":1}") != std::string::npos);
   Client a = Client::connect(server.port()), b = Client::connect(server.port());
   REQUIRE(test::wait_until([&] { return busy_workers(server) >= 2; }, 10s));
   REQUIRE(a.send("hello again\n"));
@@ -312,6 +315,9 @@ TEST_CASE("chat bus: -s broadcast without a bus reaches this instance's chat cli
   CHECK(test::run_wsserver(server.same_files({"-s", "broadcast", "two\nlines"})).status == 64);
   CHECK(test::run_wsserver(server.same_files({"-s", "broadcast"})).status == 64);
   CHECK(a.quiet_for(200ms));
+  auto json = test::run_wsserver(server.same_files({"-s", "status", "--json"})).out;
+  CHECK(json.find("\"chat_bus\":null}") != std::string::npos);
+  CHECK(status_text(server).find("chat bus") == std::string::npos);
 }
 
 TEST_CASE("chat bus: a bad chat_bus is a config error naming the key", "[bus]") {
