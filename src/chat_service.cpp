@@ -8,19 +8,21 @@ namespace {
 
 class ChatService : public Service {
  public:
-  explicit ChatService(const ServiceContext& c)
-      : ring_(*c.ring), outbox_(c.outbox), slot_(c.slot), terminator_(terminator_bytes(c.terminator)) {}
+  explicit ChatService(const ServiceContext& c) : ring_(*c.ring), outbox_(c.outbox), slot_(c.slot) {}
 
   bool whole_messages() const override { return true; }
-  void feed(std::string_view part, std::string&) override { message_.append(part); }
-  void end(std::string& out) override {
+  void feed(std::string_view part, Replies&) override { message_.append(part); }
+  void end(Replies& out) override {
     // A person at a telnet prompt ends lines with CRLF; the CR is not text.
     if (!message_.empty() && message_.back() == '\r') message_.pop_back();
     // With a chat bus (bus.hpp) the message goes out through Redis and
     // comes back into the ring; while the bus is down it is refused at once.
     if (!outbox_) ring_.publish(message_, client_id_);
     else if (outbox_->accepting()) outbox_->publish(message_, client_id_);
-    else out.append("ERR chat unavailable").append(terminator_);
+    else {
+      out.append("ERR chat unavailable");
+      out.end();
+    }
     message_.clear();
   }
 
@@ -29,7 +31,7 @@ class ChatService : public Service {
     client_id_ = client_id;
     cursor_ = ring_.join();
   }
-  Collected collect(std::string& out, size_t room) override {
+  Collected collect(Replies& out, size_t room) override {
     // The ring counts every message against the room, the client's own too,
     // which it is never sent: read on until what it is sent fills the room,
     // or "more" would say something waits for a client that has nothing.
@@ -40,7 +42,7 @@ class ChatService : public Service {
         if (sender == client_id_) return;  // the sender gets no copy
         if (sender == ChatRing::gap_sender) out.append("ERR chat gap ");
         out.append(message);
-        out.append(terminator_);
+        out.end();
       });
       if (r.status == ChatRing::ReadStatus::overrun) return Collected::overrun;
       if (!r.more) return Collected::all;
@@ -54,7 +56,6 @@ class ChatService : public Service {
   ChatRing& ring_;
   ChatRing* outbox_;  // with a chat bus: where this instance's messages go
   int slot_;
-  std::string_view terminator_;
   std::string message_;
   uint64_t client_id_ = 0;
   ChatCursor cursor_;

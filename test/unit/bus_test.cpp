@@ -2,6 +2,7 @@
 // check, and what the chat service tells clients about the bus.
 #include <catch2/catch.hpp>
 
+#include "../support/replies.hpp"
 #include "wsserver/bus.hpp"
 #include "wsserver/chat_ring.hpp"
 #include "wsserver/service.hpp"
@@ -15,14 +16,14 @@ std::string url_error(const std::string& text) {
 }
 
 std::unique_ptr<ws::Service> bus_chat(ws::ChatRing& ring, ws::ChatRing& outbox) {
-  return ws::make_service(ws::ServiceKind::chat, {ws::Terminator::lf, &ring, 0, &outbox});
+  return ws::make_service(ws::ServiceKind::chat, {&ring, 0, &outbox});
 }
 
 std::string say(ws::Service& s, const std::string& message) {
-  std::string out;
+  test::Output out(ws::Terminator::lf);
   s.feed(message, out);
   s.end(out);
-  return out;
+  return out.text();
 }
 
 }  // namespace
@@ -120,9 +121,9 @@ TEST_CASE("chat bus: gap entries reach every client as ERR chat gap N", "[bus]")
   ring.publish("mine", 1ULL << 32);
   ring.publish("3", ws::ChatRing::gap_sender);
   ring.publish("news", ws::ChatRing::nobody);
-  std::string out_a, out_b;
+  test::Output out_a(ws::Terminator::lf), out_b(ws::Terminator::lf);
   a->collect(out_a, 1 << 20);
   b->collect(out_b, 1 << 20);
-  CHECK(out_a == "ERR chat gap 3\nnews\n");
-  CHECK(out_b == "mine\nERR chat gap 3\nnews\n");
+  CHECK(out_a.text() == "ERR chat gap 3\nnews\n");
+  CHECK(out_b.text() == "mine\nERR chat gap 3\nnews\n");
 }
