@@ -300,6 +300,11 @@ TEST_CASE("chat bus: -s broadcast without a bus reaches this instance's chat cli
   Server server({"--service", "chat", "--reply_terminator", "lf", "--workers", "3", "--max_message", "32"});
   Client a = Client::connect(server.port()), b = Client::connect(server.port());
   REQUIRE(test::wait_until([&] { return busy_workers(server) >= 2; }, 10s));
+  // Each hears the other: both have joined the ring (busy comes a moment before).
+  REQUIRE(a.send("from a\n"));
+  REQUIRE(lines(b, 1) == std::vector<std::string>{"from a"});
+  REQUIRE(b.send("from b\n"));
+  REQUIRE(lines(a, 1) == std::vector<std::string>{"from b"});
   auto sent = test::run_wsserver(server.same_files({"-s", "broadcast", "from the operator"}));
   CHECK(sent.status == 0);
   CHECK(lines(a, 1) == std::vector<std::string>{"from the operator"});
