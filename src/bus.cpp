@@ -187,6 +187,17 @@ constexpr size_t read_chunk = 64 * 1024;
 
 const sigset_t bus_signals = signals::make_set({SIGTERM, SIGUSR1, ChatRing::wake_signal});
 
+// A failure with its reason, in the status + error string style.
+bool failed(std::string* why, std::string reason) {
+  *why = std::move(reason);
+  return false;
+}
+
+Fd not_connected(std::string* why, std::string reason) {
+  *why = std::move(reason);
+  return Fd();
+}
+
 // One connection to Redis: bytes to send, bytes received, and the replies it
 // owes us (a reply-less link that stays silent past reply_timeout is dead).
 struct Link {
@@ -211,7 +222,7 @@ struct Link {
     while (!out.empty()) {
       ssize_t n = ::send(fd.get(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-      if (n < 0) return *why = std::string("cannot write to redis: ") + std::strerror(errno), false;
+      if (n < 0) return failed(why, std::string("cannot write to redis: ") + std::strerror(errno));
       out.erase(0, static_cast<size_t>(n));
     }
     return true;
@@ -222,8 +233,8 @@ struct Link {
     char buf[read_chunk];
     ssize_t n = recv(fd.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-    if (n == 0) return *why = "redis closed the connection", false;
-    if (n < 0) return *why = std::string("cannot read from redis: ") + std::strerror(errno), false;
+    if (n == 0) return failed(why, "redis closed the connection");
+    if (n < 0) return failed(why, std::string("cannot read from redis: ") + std::strerror(errno));
     in.append(buf, static_cast<size_t>(n));
     heard_ms = now;
     return true;
@@ -340,11 +351,11 @@ class Bus {
 
   Fd connect_one(const addrinfo* a, std::string* why) {
     Fd fd(socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) return *why = log::syscall_error("socket"), Fd();
+    if (!fd) return not_connected(why, log::syscall_error("socket"));
     int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // latency; failure only costs some
     if (connect(fd.get(), a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS)
-      return *why = std::string("cannot connect to redis: ") + std::strerror(errno), Fd();
+      return not_connected(why, std::string("cannot connect to redis: ") + std::strerror(errno));
     pollfd p{fd.get(), POLLOUT, 0};
     int64_t deadline = monotonic_ms() + connect_timeout_ms;
     while (p.revents == 0 && monotonic_ms() < deadline && !stopping_) {
@@ -353,9 +364,9 @@ class Bus {
     }
     int err = 0;
     socklen_t len = sizeof err;
-    if (p.revents == 0) return *why = "cannot connect to redis: timed out", Fd();
+    if (p.revents == 0) return not_connected(why, "cannot connect to redis: timed out");
     if (getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
-      return *why = std::string("cannot connect to redis: ") + std::strerror(err ? err : errno), Fd();
+      return not_connected(why, std::string("cannot connect to redis: ") + std::strerror(err ? err : errno));
     return fd;
   }
 
@@ -382,15 +393,15 @@ class Bus {
       if (p.revents && !sub_.receive(monotonic_ms(), why)) return false;
       std::string bad;
       while (auto value = sub_.next(&bad)) {
-        if (auto err = resp_error(*value)) return *why = "redis refused SUBSCRIBE: " + std::string(*err), false;
+        if (auto err = resp_error(*value)) return failed(why, "redis refused SUBSCRIBE: " + std::string(*err));
         if (resp_subscribed(*value)) {
           sub_.awaiting = 0;
           return true;
         }
       }
-      if (!bad.empty()) return *why = bad, false;
+      if (!bad.empty()) return failed(why, bad);
     }
-    return *why = "no answer to SUBSCRIBE from redis", false;
+    return failed(why, "no answer to SUBSCRIBE from redis");
   }
 
   void set_state(BusState state) {
@@ -481,7 +492,7 @@ class Bus {
     while (auto value = sub_.next(why)) {
       if (auto message = resp_message(*value)) deliver(message->payload);
       else if (resp_is_pong(*value)) sub_.awaiting -= sub_.awaiting > 0;
-      else if (auto err = resp_error(*value)) return *why = "redis: " + std::string(*err), false;
+      else if (auto err = resp_error(*value)) return failed(why, "redis: " + std::string(*err));
     }
     return why->empty();
   }
