@@ -450,8 +450,11 @@ class Bus {
     if (sub_.overdue(now) || pub_.overdue(now)) return went_down("no answer from redis within 3 s");
     pollfd fds[2] = {{sub_.fd.get(), POLLIN, 0},
                      {pub_.fd.get(), static_cast<short>(POLLIN | (pub_.out.empty() ? 0 : POLLOUT)), 0}};
+    // Sleeps only with nothing to do: the outbox read to its end (and no
+    // message since), or Redis not taking what waits for it.
     bool sleep = drained && s_.outbox->prepare_wait(0, cursor_);
-    if (sleep || !drained) wait(fds, 2, std::min(next_ping_ms_, now + reply_timeout_ms));
+    bool blocked = !drained && pub_.out.size() >= max_pending_out;
+    if (sleep || blocked) wait(fds, 2, std::min(next_ping_ms_, now + reply_timeout_ms));
     else poll(fds, 2, 0);
     if (sleep) s_.outbox->finish_wait(0);
     now = monotonic_ms();
