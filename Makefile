@@ -42,8 +42,9 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_e
 # needs CLI11 and Catch2 headers; the tests also use these tools (add new
 # ones to TEST_PACKAGES).
 BUILD_PACKAGES = libcli11-dev catch2
-# systemd: systemd-analyze verifies the units (6 MiB more in a fresh root).
-TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate systemd
+# systemd: systemd-analyze verifies the units (6 MiB more in a fresh root);
+# redis-server: the chat bus's tests and bench.
+TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate systemd redis-server
 
 .PHONY: all run test bench bench-chat bench-scale bench-upgrade clean install uninstall fresh-root FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench

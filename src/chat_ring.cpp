@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <stdexcept>
 #include <system_error>
@@ -67,10 +68,12 @@ struct ReaderRecord {
 };
 
 // Holds the ring's lock; takes it over from a writer that died holding it.
+// With a deadline (CLOCK_MONOTONIC) it may give up: held() says.
 class Locked {
  public:
-  explicit Locked(pthread_mutex_t& mutex) : mutex_(mutex) {
-    int rc = pthread_mutex_lock(&mutex_);
+  explicit Locked(pthread_mutex_t& mutex, const timespec* deadline = nullptr) : mutex_(mutex) {
+    int rc = deadline ? pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, deadline) : pthread_mutex_lock(&mutex_);
+    if (rc == ETIMEDOUT) return;
     if (rc == EOWNERDEAD) {
       // The dead holder had not stored committed_end, or had finished: the
       // ring up to committed_end is whole either way. Cannot fail: we hold a
@@ -79,13 +82,18 @@ class Locked {
     } else if (rc != 0) {
       throw std::system_error(rc, std::generic_category(), "pthread_mutex_lock() failed for the chat ring");
     }
+    held_ = true;
   }
-  ~Locked() { pthread_mutex_unlock(&mutex_); }  // cannot fail: we hold it
+  ~Locked() {
+    if (held_) pthread_mutex_unlock(&mutex_);  // cannot fail: we hold it
+  }
   Locked(const Locked&) = delete;
   Locked& operator=(const Locked&) = delete;
+  bool held() const { return held_; }
 
  private:
   pthread_mutex_t& mutex_;
+  bool held_ = false;
 };
 
 }  // namespace
@@ -99,6 +107,7 @@ struct ChatRing::Shared {
   alignas(64) std::atomic<uint64_t> reserved_end{0};   // how far writing may have reached
   std::atomic<uint64_t> committed_end{0};               // end of the last whole entry
   std::atomic<uint64_t> next_sequence{0};
+  std::atomic<uint32_t> accepting{0};                   // set_accepting(): the chat bus's flag
   alignas(64) std::atomic<int32_t> reader_slots{0};    // 1 + highest slot ever attached
   ReaderRecord readers[max_readers];
 };
@@ -186,38 +195,67 @@ size_t ChatRing::max_message() const { return capacity_ - entry_header; }
 
 uint64_t ChatRing::publish(std::string_view message, uint64_t sender_id) {
   if (message.size() > max_message()) throw std::length_error("chat message longer than the ring");
-  const uint64_t size = entry_size(message.size());
   uint64_t sequence;
   {
     Locked lock(shared_->lock);
-    const uint64_t end_before = shared_->committed_end.load(std::memory_order_relaxed);
-    const uint64_t room = capacity_ - end_before % capacity_;
-    // An entry never straddles the ring's end, so a reader copies it whole.
-    const uint64_t start = size > room ? end_before + room : end_before;
-    const uint64_t end = start + size;
-    // Never lowered: a writer that died may have scribbled further than this
-    // entry reaches, and readers must keep treating those bytes as gone.
-    if (end > shared_->reserved_end.load(std::memory_order_relaxed))
-      shared_->reserved_end.store(end, std::memory_order_relaxed);
-    // Pairs with a reader's acquire fence after its copy: a reader that copied
-    // any byte written below also sees the reservation above.
-    std::atomic_thread_fence(std::memory_order_release);
-    // Taken before the copy so that a writer dying mid-copy leaves a gap in
-    // the numbers, never a number used twice.
-    sequence = shared_->next_sequence.load(std::memory_order_relaxed);
-    shared_->next_sequence.store(sequence + 1, std::memory_order_relaxed);
-    if (start != end_before) store_word(ring_, capacity_, end_before, wrap_marker);
-    store_word(ring_, capacity_, start, message.size());
-    store_word(ring_, capacity_, start + word, sequence);
-    store_word(ring_, capacity_, start + 2 * word, sender_id);
-    std::memcpy(ring_ + (start + entry_header) % capacity_, message.data(), message.size());
-    // Sequentially consistent: this store and prepare_wait()'s flag store
-    // are the two halves of the no-lost-wake-up handshake.
-    shared_->committed_end.store(end, std::memory_order_seq_cst);
+    sequence = append_locked(message, sender_id);
   }
   wake_readers();
   return sequence;
 }
+
+// Whatever a worker may have scribbled over the shared header, every write
+// below stays inside the ring (positions are taken modulo its capacity), so
+// the master can publish without trusting that memory.
+std::optional<uint64_t> ChatRing::publish_within(std::string_view message, uint64_t sender_id, int timeout_ms) {
+  if (message.size() > max_message()) throw std::length_error("chat message longer than the ring");
+  timespec deadline{};
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += timeout_ms / 1000;
+  deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) deadline.tv_sec += 1, deadline.tv_nsec -= 1000000000L;
+  uint64_t sequence;
+  {
+    Locked lock(shared_->lock, &deadline);
+    if (!lock.held()) return std::nullopt;
+    sequence = append_locked(message, sender_id);
+  }
+  wake_readers();
+  return sequence;
+}
+
+uint64_t ChatRing::append_locked(std::string_view message, uint64_t sender_id) {
+  const uint64_t size = entry_size(message.size());
+  const uint64_t end_before = shared_->committed_end.load(std::memory_order_relaxed);
+  const uint64_t room = capacity_ - end_before % capacity_;
+  // An entry never straddles the ring's end, so a reader copies it whole.
+  const uint64_t start = size > room ? end_before + room : end_before;
+  const uint64_t end = start + size;
+  // Never lowered: a writer that died may have scribbled further than this
+  // entry reaches, and readers must keep treating those bytes as gone.
+  if (end > shared_->reserved_end.load(std::memory_order_relaxed))
+    shared_->reserved_end.store(end, std::memory_order_relaxed);
+  // Pairs with a reader's acquire fence after its copy: a reader that copied
+  // any byte written below also sees the reservation above.
+  std::atomic_thread_fence(std::memory_order_release);
+  // Taken before the copy so that a writer dying mid-copy leaves a gap in
+  // the numbers, never a number used twice.
+  const uint64_t sequence = shared_->next_sequence.load(std::memory_order_relaxed);
+  shared_->next_sequence.store(sequence + 1, std::memory_order_relaxed);
+  if (start != end_before) store_word(ring_, capacity_, end_before, wrap_marker);
+  store_word(ring_, capacity_, start, message.size());
+  store_word(ring_, capacity_, start + word, sequence);
+  store_word(ring_, capacity_, start + 2 * word, sender_id);
+  std::memcpy(ring_ + (start + entry_header) % capacity_, message.data(), message.size());
+  // Sequentially consistent: this store and prepare_wait()'s flag store
+  // are the two halves of the no-lost-wake-up handshake.
+  shared_->committed_end.store(end, std::memory_order_seq_cst);
+  return sequence;
+}
+
+void ChatRing::set_accepting(bool accepting) { shared_->accepting.store(accepting ? 1 : 0, std::memory_order_seq_cst); }
+
+bool ChatRing::accepting() const { return shared_->accepting.load(std::memory_order_seq_cst) != 0; }
 
 void ChatRing::wake_readers() {
   const int32_t slots = shared_->reader_slots.load(std::memory_order_seq_cst);
@@ -292,14 +330,14 @@ bool copy_run(const std::atomic<uint64_t>& reserved_end, const unsigned char* ri
 // Hands the validated entries in `scratch` to `fn`; false if they are not
 // the entries that follow `cursor`.
 bool deliver_run(const std::string& scratch, const Run& run, uint64_t capacity, ChatCursor& cursor,
-                 const ChatRing::Callback& fn, ChatRing::ReadResult& result) {
+                 const ChatRing::SequencedCallback& fn, ChatRing::ReadResult& result) {
   for (uint64_t at = 0; at < run.bytes;) {
     uint64_t length, sequence, sender;
     std::memcpy(&length, scratch.data() + at, word);
     std::memcpy(&sequence, scratch.data() + at + word, word);
     std::memcpy(&sender, scratch.data() + at + 2 * word, word);
     if (sequence < cursor.sequence) return false;
-    fn(sender, std::string_view(scratch.data() + at + entry_header, length));
+    fn(sequence, sender, std::string_view(scratch.data() + at + entry_header, length));
     at += entry_size(length);
     cursor.position += entry_size(length);
     cursor.sequence = sequence + 1;
@@ -312,6 +350,10 @@ bool deliver_run(const std::string& scratch, const Run& run, uint64_t capacity, 
 }  // namespace
 
 ChatRing::ReadResult ChatRing::read(ChatCursor& cursor, size_t max_bytes, const Callback& fn) {
+  return read(cursor, max_bytes, [&fn](uint64_t, uint64_t sender, std::string_view message) { fn(sender, message); });
+}
+
+ChatRing::ReadResult ChatRing::read(ChatCursor& cursor, size_t max_bytes, const SequencedCallback& fn) {
   ReadResult result;
   const uint64_t committed = shared_->committed_end.load(std::memory_order_acquire);
   // A cursor past the end or off the entry grid is not one this ring gave out.

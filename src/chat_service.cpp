@@ -8,14 +8,21 @@ namespace {
 
 class ChatService : public Service {
  public:
-  explicit ChatService(const ServiceContext& c) : ring_(*c.ring), slot_(c.slot) {}
+  explicit ChatService(const ServiceContext& c) : ring_(*c.ring), outbox_(c.outbox), slot_(c.slot) {}
 
   bool whole_messages() const override { return true; }
   void feed(std::string_view part, Replies&) override { message_.append(part); }
-  void end(Replies&) override {
+  void end(Replies& out) override {
     // A person at a telnet prompt ends lines with CRLF; the CR is not text.
     if (!message_.empty() && message_.back() == '\r') message_.pop_back();
-    ring_.publish(message_, client_id_);
+    // With a chat bus (bus.hpp) the message goes out through Redis and
+    // comes back into the ring; while the bus is down it is refused at once.
+    if (!outbox_) ring_.publish(message_, client_id_);
+    else if (outbox_->accepting()) outbox_->publish(message_, client_id_);
+    else {
+      out.append("ERR chat unavailable");
+      out.end();
+    }
     message_.clear();
   }
 
@@ -33,6 +40,7 @@ class ChatService : public Service {
       size_t added = out.size() - start;
       auto r = ring_.read(cursor_, room > added ? room - added : 0, [&](uint64_t sender, std::string_view message) {
         if (sender == client_id_) return;  // the sender gets no copy
+        if (sender == ChatRing::gap_sender) out.append("ERR chat gap ");
         out.append(message);
         out.end();
       });
@@ -46,6 +54,7 @@ class ChatService : public Service {
 
  private:
   ChatRing& ring_;
+  ChatRing* outbox_;  // with a chat bus: where this instance's messages go
   int slot_;
   std::string message_;
   uint64_t client_id_ = 0;

@@ -161,6 +161,7 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
       ->check(CLI::Range(1LL, 1LL << 30))->capture_default_str();
   app.add_option("--chat_backlog", c.chat_backlog, "Bytes queued for one slow chat client")
       ->check(CLI::Range(1LL, 1LL << 30))->capture_default_str();
+  app.add_option("--chat_bus", c.chat_bus, "Chat across hosts: redis://HOST:PORT[/CHANNEL]");
   app.add_option("--auth_file", c.auth_file, "File holding the shared secret");
   app.add_option("--allow", c.allow, "Client CIDR allow list")->expected(1, any_count);
   app.add_option("--deny", c.deny, "Client CIDR deny list")->expected(1, any_count);
@@ -238,6 +239,17 @@ bool split_option_message(const std::string& what, std::string* key, std::string
   return true;
 }
 
+// TEXT goes with -s broadcast and nothing else; it travels as one line.
+std::optional<std::string> broadcast_problem(const Options& o, bool has_text) {
+  bool broadcast = o.signal_action == "broadcast";
+  if (broadcast && !has_text) return "-s broadcast needs the TEXT to send";
+  if (!broadcast && has_text) return "unexpected argument " + o.broadcast_text + " (TEXT goes with -s broadcast)";
+  if (o.broadcast_text.find('\n') != std::string::npos) return "the broadcast TEXT must be one line (no newline)";
+  if (static_cast<long long>(o.broadcast_text.size()) > o.config.max_message)
+    return "the broadcast TEXT is longer than max_message (" + std::to_string(o.config.max_message) + " bytes)";
+  return std::nullopt;
+}
+
 }  // namespace
 
 const char* default_config_path() { return WSSERVER_CONFIG_PATH; }
@@ -275,8 +287,12 @@ CliOutcome parse_command_line(const std::vector<std::string>& args, const std::s
   CLI::Option* config_option = app.set_config("-c,--config", default_config_path(), "Config file");
   app.add_flag("-d,--daemon", o.daemon, "Detach as a classic daemon")->configurable(false);
   app.add_flag("-t,--test-config", o.test_config, "Check the config and exit")->configurable(false);
-  app.add_option("-s,--signal", o.signal_action, "Act on the running master: stop, quit, reload, reopen, status, upgrade")
-      ->check(CLI::IsMember({"stop", "quit", "reload", "reopen", "status", "upgrade"}))->configurable(false);
+  app.add_option("-s,--signal", o.signal_action,
+                 "Act on the running master: stop, quit, reload, reopen, status, upgrade, broadcast")
+      ->check(CLI::IsMember({"stop", "quit", "reload", "reopen", "status", "upgrade", "broadcast"}))
+      ->configurable(false);
+  CLI::Option* text_option =
+      app.add_option("text", o.broadcast_text, "With -s broadcast: the text every chat client gets")->configurable(false);
   app.add_flag("--json", o.json, "With -s status: one JSON object")->configurable(false);
   app.set_version_flag("-V,--version", std::string("wsserver ") + version);
   add_config_options(app, o.config, words);
@@ -302,6 +318,7 @@ CliOutcome parse_command_line(const std::vector<std::string>& args, const std::s
       return key_error(args, config_option->as<std::string>(), *lines, key, why);
     return stop(exit_code::usage, std::string("command line: ") + e.what());
   }
+  if (auto why = broadcast_problem(o, text_option->count() > 0)) return stop(exit_code::usage, "command line: " + *why);
   file = config_option->as<std::string>();
   o.config_path = lines->lines.empty() && !std::ifstream(file) ? "" : file;
   apply_words(words, o.config);

@@ -1,6 +1,7 @@
 #include "wsserver/config.hpp"
 
 #include "wsserver/address.hpp"
+#include "wsserver/bus.hpp"
 #include "wsserver/cidr.hpp"
 
 namespace ws {
@@ -61,6 +62,11 @@ bool validate(const Config& c, ConfigProblem* problem) {
     return fail(problem, "min_spare",
                 "min_spare (" + std::to_string(c.min_spare) + ") exceeds max_spare (" + std::to_string(c.max_spare) + ")",
                 "max_spare");
+  if (!c.chat_bus.empty()) {
+    std::string error;
+    if (!parse_bus_url(c.chat_bus, &error)) return fail(problem, "chat_bus", error);
+    if (c.service != ServiceKind::chat) return fail(problem, "chat_bus", "chat_bus needs service = chat", "service");
+  }
   if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too", "user");
   return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem);
 }

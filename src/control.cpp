@@ -17,7 +17,7 @@ namespace ws {
 namespace {
 
 constexpr size_t max_connections = 16;
-constexpr size_t max_request = 256;
+constexpr size_t read_chunk = 4096;
 constexpr int64_t connection_timeout_ms = 5000;
 // A held request is answered within an upgrade's own timeout; this is a backstop.
 constexpr int64_t held_timeout_ms = 120000;
@@ -115,13 +115,14 @@ void ControlServer::accept_all(int64_t now_ms) {
 void ControlServer::serve(Connection& c, short revents, int64_t now_ms,
                           const std::function<std::string(const std::string&)>& answer) {
   if (!c.answered) {
-    char buf[max_request];
+    char buf[read_chunk];
+    size_t before = c.in.size();
     ssize_t n = recv(c.fd.get(), buf, sizeof buf, 0);
     if (n > 0) c.in.append(buf, static_cast<size_t>(n));
-    size_t eol = c.in.find('\n');
-    if (eol == std::string::npos && n > 0 && c.in.size() < max_request) return;
+    size_t eol = c.in.find('\n', before);
+    if (eol == std::string::npos && n > 0 && c.in.size() < max_request_) return;
     if (eol == std::string::npos && n < 0 && errno == EAGAIN) return;
-    if (eol == std::string::npos && (n <= 0 || c.in.size() >= max_request)) {
+    if (eol == std::string::npos && (n <= 0 || c.in.size() >= max_request_)) {
       c.fd.reset();  // closed early, failed, or no line within the limit
       return;
     }

@@ -67,6 +67,9 @@ Master::Master(MasterSetup setup)
       started_wall_ms_(wall_clock_ms()) {
   if (!open_handoff(&handoff_)) log::fatal(exit_code::os_error, "%s", log::syscall_error("socketpair").c_str());
   if (!prepare_chat(config_)) log::fatal(exit_code::os_error, "cannot create the chat ring");
+  prepare_bus();
+  // A broadcast's text comes through the control socket.
+  if (s_.control) s_.control->set_max_request(static_cast<size_t>(config_.max_message) + 64);
   try {
     auth_limit_ = AuthLimit::create();
   } catch (const std::system_error& e) {
@@ -97,9 +100,10 @@ int Master::run() {
     settle_overflow();
     if (stop_ != Stop::none) {
       progress_stop();
-      if (children_.empty()) break;
+      if (children_.empty() && !stop_bus()) break;
     } else {
       tend_pool();
+      tend_bus();
     }
     notify_manager();
     wait_for_event();
@@ -128,7 +132,7 @@ int64_t Master::next_wake_ms() const {
   if (upgrade_) wake = std::min(wake, upgrade_->deadline_ms);
   if (sd::watchdog_interval_ms() > 0) wake = std::min(wake, next_watchdog_ms_);
   if (sd::enabled() && status_line() != last_status_) wake = std::min(wake, next_status_ms_);
-  return wake;
+  return std::min(wake, next_bus_wake_ms());
 }
 
 void Master::wait_for_event() {
@@ -182,6 +186,10 @@ void Master::reap_children() {
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
     if (upgrade_ && pid == upgrade_->pid) upgrade_exited(status);
+    if (pid == bus_pid_) {
+      on_bus_exit(status);
+      continue;
+    }
     auto it = std::find_if(children_.begin(), children_.end(), [pid](const Child& c) { return c.pid == pid; });
     if (it == children_.end()) continue;
     Child child = *it;
@@ -242,6 +250,7 @@ void Master::handle_signals() {
   if (signals::take(SIGUSR1)) {
     log::reopen();
     signal_children(SIGUSR1);
+    if (bus_pid_ > 0) kill(bus_pid_, SIGUSR1);
     log::info("reopened log files");
   }
   if (signals::take(SIGTTIN)) grow_by_signal();
@@ -350,6 +359,7 @@ StatusSnapshot Master::snapshot() const {
     s.workers.push_back(std::move(w));
   }
   s.worker_deaths = worker_deaths_;
+  s.bus = bus_snapshot();
   return s;
 }
 
@@ -362,6 +372,7 @@ std::string Master::answer_control(const std::string& request) {
     log::error("upgrade refused: %s", why.c_str());
     return "ERR upgrade refused: " + why + "\n";
   }
+  if (request.starts_with("broadcast ")) return broadcast(std::string_view(request).substr(10));
   return "ERR unknown request\n";
 }
 

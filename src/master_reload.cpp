@@ -141,12 +141,16 @@ void Master::reload() {
     log::warn("max_message %lld exceeds the chat ring's %zu bytes until restart", next.config.max_message,
               chat_->max_message());
 
+  if (next.config.chat_bus != config_.chat_bus)
+    log::warn("chat_bus changed: the chat bus keeps %s until restart",
+              bus_url_ ? bus_url_->text().c_str() : "being off");
   s_.listeners = adopt_listeners(next.config, *unix_perms, std::move(fresh));
   s_.options = std::move(next);
   for (const auto& listener : s_.listeners) set_inherited_options(listener, config_.idle_timeout);
   s_.identity = std::move(*identity);
   s_.secret = std::move(secret);
   access_ = parse_access_rules(config_);
+  if (s_.control) s_.control->set_max_request(static_cast<size_t>(config_.max_message) + 64);
   spawn_rate_ = 1;
   if (!warning.empty()) log::warn("%s", warning.c_str());
   ++generation_;

@@ -113,6 +113,23 @@ int during_upgrade(const Options& o, int old_pid) {
   return exit_code::failure;
 }
 
+// The control socket passes the text to the master, which puts it in the
+// chat ring (or the chat bus's outbox) as a message from nobody.
+int broadcast(const Options& o) {
+  std::string error;
+  auto answer = query_control(o.config.control_socket, "broadcast " + o.broadcast_text, 5000, &error);
+  if (!answer) {
+    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
+    return exit_code::failure;
+  }
+  if (answer->starts_with("OK")) {
+    std::printf("wsserver: broadcast sent\n");
+    return exit_code::ok;
+  }
+  std::fprintf(stderr, "wsserver: broadcast refused: %s", answer->empty() ? "no answer\n" : answer->c_str());
+  return exit_code::failure;
+}
+
 }  // namespace
 
 int act_on_master(const Options& o) {
@@ -128,6 +145,7 @@ int act_on_master(const Options& o) {
   }
   if (action == "status") return status(o, pid);
   if (action == "upgrade") return request_upgrade(o, pid);
+  if (action == "broadcast") return broadcast(o);
   int sig = action == "stop" ? SIGINT : action == "quit" ? SIGQUIT : action == "reload" ? SIGHUP : SIGUSR1;
   if (!confirmed(o, pid)) return exit_code::failure;
   if (kill(pid, sig) != 0) {

@@ -51,6 +51,23 @@ std::string queue_json(const ListenerQueue& q) {
          ",\"peak\":" + (q.length < 0 ? std::string("null") : std::to_string(q.peak)) + "}";
 }
 
+std::string bus_text(const BusSnapshot& b, int64_t now_ms) {
+  if (b.url.empty()) return "";
+  return "chat bus: " + b.url + " " + bus_state_name(b.state) + " since " + iso_time(b.since_ms) + " (" +
+         duration(now_ms - b.since_ms) + "), pid " + std::to_string(b.pid) + ", published " + u64(b.published) +
+         ", in flight " + u64(b.in_flight) + ", received " + u64(b.received) + ", lost " + u64(b.lost) +
+         ", foreign " + u64(b.foreign) + ", outages " + u64(b.outages) + ", restarts " + u64(b.restarts) + "\n";
+}
+
+std::string bus_json(const BusSnapshot& b) {
+  if (b.url.empty()) return "null";
+  return "{\"url\":" + json_string(b.url) + ",\"state\":" + json_string(bus_state_name(b.state)) +
+         ",\"since\":" + json_string(iso_time(b.since_ms)) + ",\"pid\":" + std::to_string(b.pid) +
+         ",\"published\":" + u64(b.published) + ",\"in_flight\":" + u64(b.in_flight) + ",\"received\":" +
+         u64(b.received) + ",\"lost\":" + u64(b.lost) + ",\"foreign\":" + u64(b.foreign) +
+         ",\"outages\":" + u64(b.outages) + ",\"restarts\":" + u64(b.restarts) + "}";
+}
+
 }  // namespace
 
 std::string iso_time(int64_t wall_ms) {
@@ -88,6 +105,7 @@ std::string render_status_text(const StatusSnapshot& s) {
   out += "totals: connections " + u64(t.clients) + ", messages " + u64(t.messages) + ", bytes in " + u64(t.bytes_in) +
          ", bytes out " + u64(t.bytes_out) + ", rejected " + u64(t.rejected) + ", worker deaths " +
          u64(s.worker_deaths) + "\n";
+  out += bus_text(s.bus, s.now_ms);
   return out;
 }
 
@@ -111,8 +129,7 @@ std::string render_status_json(const StatusSnapshot& s) {
          ",\"bytes_in\":" + u64(t.bytes_in) + ",\"bytes_out\":" + u64(t.bytes_out) + ",\"rejected\":" +
          u64(t.rejected) + ",\"worker_deaths\":" + u64(s.worker_deaths) + "},\"queues\":[";
   for (size_t i = 0; i < s.queues.size(); ++i) out += (i ? "," : "") + queue_json(s.queues[i]);
-  return out + "]}\n";
-  return out;
+  return out + "],\"chat_bus\":" + bus_json(s.bus) + "}\n";
 }
 
 }  // namespace ws

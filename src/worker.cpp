@@ -117,10 +117,11 @@ class Worker {
         }
     if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
     if (setup_.chat) setup_.chat->attach(setup_.slot, static_cast<int>(getpid()));
-    service_ = make_service(config_.service, {setup_.chat, setup_.slot});
+    service_ = make_service(config_.service, {setup_.chat, setup_.slot, setup_.chat_outbox});
     if (!buffer_.ok()) fail_setup(log::syscall_error("mmap"));
     size_t max_message = static_cast<size_t>(config_.max_message);
     if (setup_.chat) max_message = std::min(max_message, setup_.chat->max_message());
+    if (setup_.chat_outbox) max_message = std::min(max_message, setup_.chat_outbox->max_message());
     context_ = {&config_,       service_.get(), &slot_,        setup_.board,          setup_.access,
                 setup_.secret, max_message,    buffer_.data(), buffer_.size(),        setup_.auth_limit};
     slot_.set_state(WorkerState::idle, wall_clock_ms());

@@ -64,6 +64,15 @@ class ChatRing {
     size_t messages = 0;  // handed to the callback by this call
   };
   using Callback = std::function<void(uint64_t sender_id, std::string_view message)>;
+  // The same, with each entry's sequence number (the chat bus publishes it).
+  using SequencedCallback = std::function<void(uint64_t sequence, uint64_t sender_id, std::string_view message)>;
+
+  // Sender ids that are no client's (a client's id is its worker's pid << 32
+  // plus a count, never below 2^32): a message from nobody (an operator's
+  // broadcast, or another instance's client through the chat bus), and an
+  // entry that stands for lost messages, its text their count in decimal.
+  static constexpr uint64_t nobody = 0;
+  static constexpr uint64_t gap_sender = ~uint64_t{0};
 
   // Maps the ring (rounded up to whole pages) and its header as anonymous
   // shared memory, so that workers forked afterwards share it. Nothing, with
@@ -92,6 +101,15 @@ class ChatRing {
   // dies mid-publish leaves a gap. Throws std::length_error past
   // max_message() and std::system_error if the lock is unusable.
   uint64_t publish(std::string_view message, uint64_t sender_id);
+  // The same for the master, which must never block on a lock that a
+  // worker holds (a stopped or hostile one): gives up after timeout_ms.
+  std::optional<uint64_t> publish_within(std::string_view message, uint64_t sender_id, int timeout_ms);
+
+  // A flag for the chat bus (bus.hpp), in the outbox ring: set while the bus
+  // is connected and takes messages, so a worker can refuse a message at once
+  // when it is not. All-zero memory: not accepting.
+  void set_accepting(bool accepting);
+  bool accepting() const;
 
   // A cursor at the current end: a client that joins gets no history. Takes
   // the lock for a moment, so the position and sequence number agree.
@@ -106,6 +124,7 @@ class ChatRing {
   // ring behind: what it missed is gone and the cursor is unusable; drop
   // that client (a new join() gives a usable cursor).
   ReadResult read(ChatCursor& cursor, size_t max_bytes, const Callback& fn);
+  ReadResult read(ChatCursor& cursor, size_t max_bytes, const SequencedCallback& fn);
 
   // Reader records: one per worker slot, for wake-ups (see the top of this
   // file). attach() before the first prepare_wait(); the master detach()es
@@ -124,6 +143,7 @@ class ChatRing {
   friend class ChatRingTest;
 
   void wake_readers();
+  uint64_t append_locked(std::string_view message, uint64_t sender_id);
   // Test hook: takes the lock and does the first half of a publish (reserves
   // and zeroes `scribble_bytes` past the end), then returns still holding
   // the lock, so that the test process can die as a writer would mid-copy.

@@ -15,8 +15,9 @@ struct Options {
   std::string config_path;    // the file read, or empty when none was
   bool daemon = false;
   bool test_config = false;
-  std::string signal_action;  // -s: stop, quit, reload, reopen, status or upgrade
+  std::string signal_action;  // -s: stop, quit, reload, reopen, status, upgrade or broadcast
   bool json = false;
+  std::string broadcast_text;  // -s broadcast TEXT
 };
 
 struct CliOutcome {

@@ -68,6 +68,7 @@ struct Config {
   int graceful_timeout = 30;
   long long max_message = 65536;
   long long chat_backlog = 1048576;
+  std::string chat_bus;  // redis://HOST:PORT[/CHANNEL]; empty: chat stays within this instance
   std::string auth_file;
   std::vector<std::string> allow;
   std::vector<std::string> deny;

@@ -1,5 +1,5 @@
 // control.hpp: the master's Unix control socket (mode 0600). A client sends
-// one request line ("status" or "status json") and reads the answer until
+// one request line ("status", "status json" or "broadcast TEXT") and reads the answer until
 // the master closes. The master serves it from its own wait loop without
 // ever blocking: every descriptor is non-blocking and every connection has
 // a deadline. An answer that takes time (an upgrade's) is held: the request's
@@ -8,6 +8,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -38,6 +39,9 @@ class ControlServer {
   void handle(const std::vector<pollfd>& fds, int64_t now_ms, const std::function<std::string(const std::string&)>& answer);
   // Closes connections past their deadline; returns the next deadline or INT64_MAX.
   int64_t expire(int64_t now_ms);
+  // The longest request line taken (at least 256 bytes); longer ones are
+  // closed unanswered.
+  void set_max_request(size_t bytes) { max_request_ = std::max<size_t>(bytes, 256); }
   // Every descriptor, for children to close.
   std::vector<int> descriptors() const;
 
@@ -55,6 +59,7 @@ class ControlServer {
   void serve(Connection& c, short revents, int64_t now_ms, const std::function<std::string(const std::string&)>& answer);
 
   std::string path_;
+  size_t max_request_ = 256;
   Fd listen_;
   std::vector<Connection> connections_;
 };

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "wsserver/bus.hpp"
 #include "wsserver/cli.hpp"
 #include "wsserver/control.hpp"
 #include "wsserver/handoff.hpp"
@@ -119,6 +120,15 @@ class Master {
   std::vector<int> master_only_fds() const;
   StatusSnapshot snapshot() const;
   std::string answer_control(const std::string& request);
+  // The chat bus process (bus.hpp; master_bus.cpp).
+  void prepare_bus();
+  void tend_bus();
+  void spawn_bus();
+  void on_bus_exit(int status);
+  bool stop_bus();
+  int64_t next_bus_wake_ms() const;
+  BusSnapshot bus_snapshot() const;
+  std::string broadcast(std::string_view text);
   void finish();
 
   MasterSetup s_;
@@ -144,6 +154,18 @@ class Master {
   Handoff handoff_;
   std::optional<ChatRing> chat_;  // made when the service is first chat
   AuthLimit auth_limit_;          // shared with the workers; only they use it
+  // The chat bus, as chat_bus was at start (a reload does not change it).
+  std::optional<BusUrl> bus_url_;
+  std::optional<ChatRing> outbox_;  // this instance's chat messages, for the bus to publish
+  BusStats* bus_stats_ = nullptr;
+  uint64_t bus_origin_ = 0;
+  int bus_pid_ = 0;
+  int64_t bus_started_ms_ = 0;
+  int64_t next_bus_spawn_ms_ = 0;
+  int bus_crashes_ = 0;
+  uint64_t bus_restarts_ = 0;
+  bool bus_told_to_stop_ = false;
+  int64_t bus_kill_at_ms_ = INT64_MAX;
   int exit_status_ = 0;
   int64_t started_wall_ms_;
 

@@ -50,6 +50,7 @@ class Service {
 struct ServiceContext {
   ChatRing* ring = nullptr;  // chat only
   int slot = -1;             // the worker's scoreboard slot (chat wake-ups)
+  ChatRing* outbox = nullptr;  // chat with a chat bus: messages go here, not into `ring`
 };
 
 std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "wsserver/bus.hpp"
 #include "wsserver/scoreboard.hpp"
 
 namespace ws {
@@ -38,6 +39,7 @@ struct StatusSnapshot {
   std::vector<WorkerStatus> workers;
   Counters totals;          // every worker, past and present
   uint64_t worker_deaths = 0;
+  BusSnapshot bus;          // url empty: no chat bus
 };
 
 std::string render_status_text(const StatusSnapshot& s);

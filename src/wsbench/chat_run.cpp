@@ -1,5 +1,7 @@
 #include "chat_run.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -68,6 +70,7 @@ class ChatRun {
 
   const Options& options_;
   const Target& target_;
+  std::vector<Target> targets_;  // target_ and the --also-port instances
   const uint32_t clients_;
   const uint32_t per_client_;
   const char line_end_;  // the terminator's last byte
@@ -92,7 +95,16 @@ ChatRun::ChatRun(const Options& options, const Target& target)
       crlf_(options.reply_terminator == "crlf"),
       period_ns_(options.rate > 0 ? static_cast<int64_t>(1e9 / options.rate) : 0),
       ledger_(clients_, per_client_, options.size),
-      conns_(clients_) {}
+      conns_(clients_) {
+  targets_.push_back(target);
+  for (uint16_t port : options.also_ports) {
+    Target t = target;
+    if (t.address.ss_family == AF_INET) reinterpret_cast<sockaddr_in&>(t.address).sin_port = htons(port);
+    if (t.address.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6&>(t.address).sin6_port = htons(port);
+    t.name += " +" + std::to_string(port);
+    targets_.push_back(t);
+  }
+}
 
 ChatResult ChatRun::run() {
   double cpu_start = cpu_seconds();
@@ -154,13 +166,14 @@ void ChatRun::sum_up() {
 }
 
 void ChatRun::open(Client& c) {
-  c.fd = ws::Fd(target_socket(target_, false));
+  const Target& target = targets_[c.id % targets_.size()];
+  c.fd = ws::Fd(target_socket(target, false));
   if (!c.fd) return lose(c, Loss::connect, std::string("socket() failed: ") + std::strerror(errno));
-  if (connect(c.fd.get(), reinterpret_cast<const sockaddr*>(&target_.address), target_.length) == 0) {
+  if (connect(c.fd.get(), reinterpret_cast<const sockaddr*>(&target.address), target.length) == 0) {
     watch(c);
     return on_connected(c);
   }
-  if (errno != EINPROGRESS) return lose(c, Loss::connect, "connect to " + target_.name + ": " + std::strerror(errno));
+  if (errno != EINPROGRESS) return lose(c, Loss::connect, "connect to " + target.name + ": " + std::strerror(errno));
   c.connecting = true;
   watch(c);
 }
@@ -171,7 +184,7 @@ void ChatRun::on_event(Client& c, uint32_t events) {
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err != 0) return lose(c, Loss::connect, "connect to " + target_.name + ": " + std::strerror(err));
+    if (err != 0) return lose(c, Loss::connect, "connect to " + targets_[c.id % targets_.size()].name + ": " + std::strerror(err));
     if (!(events & EPOLLOUT)) return;
     c.connecting = false;
     watch(c);

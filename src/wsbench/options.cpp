@@ -67,6 +67,8 @@ ParseOutcome parse_options(int argc, char** argv) {
   app.add_option("-H,--host", o.host, "Server address (IPv4 or IPv6)")->capture_default_str();
   app.add_option("-p,--port", o.port, "Server port")->capture_default_str();
   app.add_option("-s,--unix", o.unix_path, "Unix socket path, instead of host and port");
+  app.add_option("--also-port", o.also_ports, "chat: ports of more instances on the same host (chat bus); "
+                 "the clients are spread over all ports")->expected(1, CLI::detail::expected_max_vector_size);
   app.add_option("-c,--connections", o.connections, "Connections at once")
       ->check(CLI::Range(1, 65536))->capture_default_str();
   app.add_option("-S,--size", o.size, "Message bytes (pingpong, connrate, ready, hold, chat)")

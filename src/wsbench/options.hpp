@@ -15,6 +15,7 @@ struct Options {
   Mode mode = Mode::pingpong;
   std::string host = "127.0.0.1";
   uint16_t port = 9000;
+  std::vector<uint16_t> also_ports;  // chat: more instances on the same host; client i uses port i mod all
   std::string unix_path;  // set: connect there instead of host:port
   int connections = 1;
   size_t size = 64;            // pingpong and connrate message bytes

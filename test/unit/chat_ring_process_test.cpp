@@ -48,6 +48,12 @@ class ChatRingTest {
     raise(SIGKILL);
     _exit(1);  // not reached: SIGKILL cannot be caught
   }
+  // Takes the lock and keeps it, alive, until killed; says so on `fd`.
+  [[noreturn]] static void hold_lock(ChatRing& ring, int fd) {
+    ring.abandon_publish(0);
+    if (::write(fd, "x", 1) != 1) _exit(1);
+    for (;;) pause();
+  }
 };
 
 }  // namespace ws
@@ -433,4 +439,30 @@ TEST_CASE("chat ring: a writer that dies holding the lock stops nobody and corru
   got = read_all(ring, behind, &r);
   CHECK(r.status == ChatRing::ReadStatus::overrun);
   CHECK(got.empty());
+}
+
+// The master publishes an operator's broadcast; a worker that holds the lock
+// (stopped, or hostile) must not stop the master, which gives up instead.
+TEST_CASE("chat ring: publish_within gives up on a lock a live process holds", "[bus]") {
+  auto ring = *ChatRing::create(1 << 20);
+  Pipe ready;
+  Child holder([&]() -> int { ws::ChatRingTest::hold_lock(ring, ready.write.get()); });
+  char c;
+  pollfd p{ready.read.get(), POLLIN, 0};
+  REQUIRE(poll(&p, 1, 5000) == 1);
+  REQUIRE(::read(ready.read.get(), &c, 1) == 1);
+  auto started = std::chrono::steady_clock::now();
+  CHECK_FALSE(ring.publish_within("blocked", 0, 100));
+  auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(waited >= 90ms);
+  CHECK(waited < 3s);
+  kill(holder.pid(), SIGKILL);
+  REQUIRE(holder.wait());
+  // The holder died: the lock is taken over, and the message goes in.
+  auto cursor = ring.join();
+  REQUIRE(ring.publish_within("free again", 0, 1000));
+  ChatRing::ReadResult r;
+  auto got = read_all(ring, cursor, &r);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].text == "free again");
 }
