@@ -21,6 +21,7 @@ SBINDIR = $(PREFIX)/sbin
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
 SYSCONFDIR = $(PREFIX)/etc
+DATADIR = $(PREFIX)/share/wsserver
 UNITDIR = $(PREFIX)/lib/systemd/system
 LOGROTATEDIR ?= /etc/logrotate.d
 BUILD ?= build
@@ -41,7 +42,7 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_e
 # needs CLI11 and Catch2 headers; the tests also use these tools (add new
 # ones to TEST_PACKAGES).
 BUILD_PACKAGES = libcli11-dev catch2
-TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate
+TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate chromium python3-websockets
 
 .PHONY: all run test bench bench-chat bench-scale clean install uninstall fresh-root FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench
@@ -62,6 +63,9 @@ $(BUILD)/obj/%.o: %.cpp | $(BUILD)/.deps-ok
 $(BUILD)/prefix: FORCE
 	@mkdir -p $(BUILD); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 $(BUILD)/obj/src/cli.o: $(BUILD)/prefix
+
+# The chat page is assembled into the binary (.incbin), unseen by -MMD.
+$(BUILD)/obj/src/ws_page.o: etc/chat.html
 
 # -z now resolves every symbol in the master, before fork, so workers do not
 # each dirty their own copy of the lazy-binding tables.
@@ -128,10 +132,12 @@ bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench
 # Files that name /usr/local get the PREFIX they are installed under.
 install: $(BUILD)/wsserver $(BUILD)/wsbench
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LOGROTATEDIR)
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LOGROTATEDIR) \
+	  $(DESTDIR)$(DATADIR)
 	install -m 755 $(BUILD)/wsserver $(DESTDIR)$(SBINDIR)/wsserver
 	install -m 755 $(BUILD)/wsbench $(DESTDIR)$(BINDIR)/wsbench
 	install -m 644 man/wsbench.1 $(DESTDIR)$(MANDIR)/man1/wsbench.1
+	install -m 644 etc/chat.html $(DESTDIR)$(DATADIR)/chat.html
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.8 > $(DESTDIR)$(MANDIR)/man8/wsserver.8
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.conf.5 > $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5
 	sed 's|/usr/local|$(PREFIX)|g' etc/wsserver.service > $(DESTDIR)$(UNITDIR)/wsserver.service
@@ -145,7 +151,8 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/wsserver $(DESTDIR)$(BINDIR)/wsbench $(DESTDIR)$(MANDIR)/man1/wsbench.1 \
 	  $(DESTDIR)$(MANDIR)/man8/wsserver.8 \
 	  $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5 $(DESTDIR)$(UNITDIR)/wsserver.service \
-	  $(DESTDIR)$(LOGROTATEDIR)/wsserver
+	  $(DESTDIR)$(LOGROTATEDIR)/wsserver $(DESTDIR)$(DATADIR)/chat.html
+	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 	@if cmp -s etc/wsserver.conf $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; \
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/wsserver.conf ]; then echo "keeping the edited $(DESTDIR)$(SYSCONFDIR)/wsserver.conf"; fi
 

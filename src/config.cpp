@@ -1,5 +1,8 @@
 #include "wsserver/config.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "wsserver/address.hpp"
 #include "wsserver/cidr.hpp"
 
@@ -26,6 +29,24 @@ bool valid_cidrs(const std::vector<std::string>& list, const char* key, ConfigPr
     std::string error;
     if (!parse_cidr(text, &error)) return fail(problem, key, error);
   }
+  return true;
+}
+
+// As a browser sends it: scheme://host[:port], no path. Anything else
+// could never match, which would refuse every browser without saying why.
+bool valid_origin(const std::string& origin) {
+  size_t sep = origin.find("://");
+  if (sep == std::string::npos || sep == 0 || sep + 3 == origin.size()) return false;
+  auto scheme_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'; };
+  if (!std::all_of(origin.begin(), origin.begin() + static_cast<long>(sep), scheme_char)) return false;
+  return std::none_of(origin.begin() + static_cast<long>(sep) + 3, origin.end(),
+                      [](char c) { return c == '/' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f; });
+}
+
+bool valid_origins(const std::vector<std::string>& list, ConfigProblem* problem) {
+  for (const auto& origin : list)
+    if (!valid_origin(origin))
+      return fail(problem, "ws_origins", "\"" + origin + "\" is not an origin (scheme://host[:port], as browsers send it)");
   return true;
 }
 
@@ -59,7 +80,8 @@ bool validate(const Config& c, ConfigProblem* problem) {
                 "min_spare (" + std::to_string(c.min_spare) + ") exceeds max_spare (" + std::to_string(c.max_spare) + ")",
                 "max_spare");
   if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too", "user");
-  return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem);
+  return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem) &&
+         valid_origins(c.ws_origins, problem);
 }
 
 void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
@@ -74,6 +96,7 @@ void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
   c.log_file = absolute(c.log_file, cwd);
   c.access_log = absolute(c.access_log, cwd);
   c.auth_file = absolute(c.auth_file, cwd);
+  c.ws_page = absolute(c.ws_page, cwd);
   for (auto& text : c.listen) {
     if (text.rfind("unix:", 0) == 0 && text.size() > 5 && text[5] != '/') text = "unix:" + absolute(text.substr(5), cwd);
   }

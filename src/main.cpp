@@ -18,6 +18,7 @@
 #include "wsserver/privileges.hpp"
 #include "wsserver/remote.hpp"
 #include "wsserver/secret.hpp"
+#include "wsserver/ws_page.hpp"
 #include "wsserver/signals.hpp"
 
 namespace {
@@ -134,6 +135,10 @@ int main(int argc, char** argv) {
   ws::UnixAccess unix_access = unix_access_or_exit(options.config, setup.identity);
   std::string error;
   if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error)) {
+    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
+    return ws::exit_code::config;
+  }
+  if (!ws::ws_page_for(options.config.ws_page, &setup.ws_page, &error)) {
     std::fprintf(stderr, "wsserver: %s\n", error.c_str());
     return ws::exit_code::config;
   }

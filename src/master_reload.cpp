@@ -11,6 +11,7 @@
 #include "wsserver/log.hpp"
 #include "wsserver/master.hpp"
 #include "wsserver/secret.hpp"
+#include "wsserver/ws_page.hpp"
 
 namespace ws {
 
@@ -111,9 +112,10 @@ void Master::reload() {
     return;
   }
   Options next = std::move(outcome.options);
-  std::string error, warning, secret;
+  std::string error, warning, secret, page;
   auto identity = resolve_identity(next.config.user, next.config.group, &error, &warning);
-  if (!identity || (!next.config.auth_file.empty() && !load_secret(next.config.auth_file, &secret, &error))) {
+  if (!identity || (!next.config.auth_file.empty() && !load_secret(next.config.auth_file, &secret, &error)) ||
+      !ws_page_for(next.config.ws_page, &page, &error)) {
     log::error("reload failed, nothing changed: %s", error.c_str());
     return;
   }
@@ -146,6 +148,7 @@ void Master::reload() {
   for (const auto& listener : s_.listeners) set_inherited_options(listener, config_.idle_timeout);
   s_.identity = std::move(*identity);
   s_.secret = std::move(secret);
+  s_.ws_page = std::move(page);
   access_ = parse_access_rules(config_);
   spawn_rate_ = 1;
   if (!warning.empty()) log::warn("%s", warning.c_str());
