@@ -74,7 +74,9 @@ $(BUILD)/wsserver: $(LIB_OBJ) $(BUILD)/obj/src/main.o
 
 # The load generator (src/wsbench/) and the reference server make bench
 # measures wsserver against (test/bench/).
-$(BUILD)/wsbench: $(WSBENCH_OBJ)
+# --websocket computes the handshake's accept with the server's SHA-1 and
+# base64, each checked against its published test vectors.
+$(BUILD)/wsbench: $(WSBENCH_OBJ) $(BUILD)/obj/src/sha1.o $(BUILD)/obj/src/base64.o
 	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
 
 $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o $(BUILD)/obj/src/strip.o
