@@ -274,7 +274,8 @@ bool Master::spawn_worker() {
                       &access_,
                       config_.overflow == Overflow::reject ? handoff_.worker_end.get() : -1,
                       config_.service == ServiceKind::chat && chat_ ? &*chat_ : nullptr,
-                      &auth_limit_};
+                      &auth_limit_,
+                      &s_.ws_page};
     run_worker(setup);
   }
   board_.slot(slot).set_pid(pid);

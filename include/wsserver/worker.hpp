@@ -32,6 +32,7 @@ struct WorkerSetup {
   int handoff_fd;                    // clients passed by the master, or -1
   ChatRing* chat;                    // the chat service's ring, or null
   AuthLimit* auth_limit = nullptr;   // failed AUTHs per address, shared by all workers
+  const std::string* ws_page = nullptr;  // what GET / answers on ws: listeners
 };
 
 // Runs in the child right after fork; never returns.

@@ -5,6 +5,8 @@
 // listener has (auth, allow/deny, idle timeout, chat, access log).
 #include <signal.h>
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "../support/server.hpp"
@@ -18,8 +20,10 @@ namespace wsop = test::wsop;
 
 namespace {
 
+// Two workers unless `more` says how many.
 std::vector<std::string> ws_args(std::vector<std::string> more = {}) {
-  std::vector<std::string> args{"--listen", "ws:127.0.0.1:0", "--workers", "2", "--log_level", "debug"};
+  std::vector<std::string> args{"--listen", "ws:127.0.0.1:0", "--log_level", "debug"};
+  if (std::find(more.begin(), more.end(), "--workers") == more.end()) args.insert(args.end(), {"--workers", "2"});
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }

@@ -134,7 +134,8 @@ TEST_CASE("wsbench --websocket fails a run whose replies are wrong or whose list
   CHECK(wrong.status == 1);
   CHECK(json_number(wrong.out, "mismatches") > 0);
   Server plain({"--workers", "2"});
-  ProgramResult refused = wsbench(plain.port(), {"pingpong", "--websocket", "-n", "10", "--deadline", "3"});
+  ProgramResult refused = test::run_program({test::wsbench_binary(), "-p", std::to_string(plain.port()), "--json",
+                                              "--deadline", "2", "pingpong", "--websocket", "-n", "10"});
   CHECK(refused.status == 1);
   CHECK_THAT(refused.err, Catch::Contains("handshake"));
 }
