@@ -14,6 +14,7 @@
 #include "wsserver/log.hpp"
 #include "wsserver/master.hpp"
 #include "wsserver/signals.hpp"
+#include "wsserver/ws_handshake.hpp"
 
 namespace ws {
 namespace {
@@ -217,7 +218,10 @@ void Master::settle_overflow() {
       log::debug("handed a waiting client to a worker that turned idle");
       --idle;
     } else if (now >= it->deadline_ms || stop_ != Stop::none) {
-      refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
+      if (ListenerTransport::from_tag(it->transport_tag).websocket)
+        refuse_connection(it->client.release(), busy_response(), "");
+      else
+        refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
       ++retired_totals_.rejected;
       note_too_many_clients();
     } else {

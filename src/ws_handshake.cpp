@@ -252,6 +252,13 @@ std::string handshake_response(const HandshakeParser& parser) {
   }
 }
 
+std::string busy_response() {
+  std::string body = "ERR too many clients\n";
+  return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+         "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 std::string page_response_head(size_t content_length) {
   return "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
          std::to_string(content_length) +

@@ -101,5 +101,9 @@ class HandshakeParser {
 std::string handshake_response(const HandshakeParser& parser);
 // The head of the page's response; its `content_length` bytes follow.
 std::string page_response_head(size_t content_length);
+// What the master answers a ws: client when every worker is busy (overflow
+// reject), before its request is read: 503, the notice a plain client gets
+// as its body.
+std::string busy_response();
 
 }  // namespace ws

@@ -406,3 +406,16 @@ TEST_CASE("ws: the access log has one line per WebSocket client with why it clos
   REQUIRE(test::wait_until([&] { return test::read_file(log).find("exit") != std::string::npos; }));
   CHECK_THAT(test::read_file(log), Catch::Contains("127.0.0.1"));
 }
+
+TEST_CASE("ws: with every worker busy and overflow reject, a WebSocket client gets HTTP 503", "[websocket]") {
+  Server s(ws_args({"--workers", "1", "--max_workers", "1", "--overflow", "reject"}));
+  WsClient busy = open(s);
+  REQUIRE(busy.send_text("a b"));
+  REQUIRE(busy.message() == "ab");
+  WsClient extra = WsClient::raw(s.port(), test::ws_request());
+  auto a = extra.http_answer();
+  REQUIRE(a);
+  CHECK(a->status == 503);
+  CHECK(a->body == "ERR too many clients\n");
+  CHECK(extra.closed_within(3s));
+}
