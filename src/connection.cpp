@@ -19,6 +19,7 @@
 #include "wsserver/session.hpp"
 #include "wsserver/signals.hpp"
 #include "wsserver/transport.hpp"
+#include "wsserver/ws_handshake.hpp"
 #include "wsserver/ws_transport.hpp"
 
 namespace ws {
@@ -424,8 +425,15 @@ class Connection {
 
 // Who the client is and whether it may stay: a reason to turn it away, or
 // nothing. allow / deny and max_per_ip judge the client's own address.
-std::optional<CloseReason> admission(int fd, const ClientAddress& client, const ConnectionContext& c) {
-  std::string_view terminator = terminator_bytes(c.config->reply_terminator);
+// A refusal in the client's language: a notice line, or, for a ws: client
+// whose request is not read yet, an HTTP answer.
+void refuse_with(int fd, const char* notice, const ConnectionContext& c, ListenerTransport transport) {
+  if (transport.websocket) refuse_connection(fd, early_refusal(429, notice), "");
+  else refuse_connection(fd, notice, terminator_bytes(c.config->reply_terminator));
+}
+
+std::optional<CloseReason> admission(int fd, const ClientAddress& client, const ConnectionContext& c,
+                                     ListenerTransport transport) {
   if (!c.access->admits(client.ip)) {
     log::info("refused %s: not allowed by allow/deny", client.text().c_str());
     refuse_connection(fd, "", "");
@@ -435,11 +443,11 @@ std::optional<CloseReason> admission(int fd, const ClientAddress& client, const 
   if (c.config->max_per_ip > 0 && client.ip.family != AF_UNSPEC &&
       c.board->clients_from(client.ip) > c.config->max_per_ip) {
     log::info("refused %s: more than max_per_ip (%d) connections", client.text().c_str(), c.config->max_per_ip);
-    refuse_connection(fd, "ERR too many connections from your address", terminator);
+    refuse_with(fd, "ERR too many connections from your address", c, transport);
     return CloseReason::per_ip_limit;
   }
   if (c.secret && c.auth_limit && c.auth_limit->blocked(client.ip, monotonic_ms())) {
-    refuse_connection(fd, "ERR too many failed authentications", terminator);
+    refuse_with(fd, "ERR too many failed authentications", c, transport);
     return CloseReason::auth_blocked;
   }
   return std::nullopt;
@@ -462,7 +470,7 @@ ConnectionOutcome serve_connection(int fd, const sockaddr_storage& peer, Listene
                                    const ConnectionContext& context) {
   ConnectionOutcome outcome{CloseReason::client_closed, {ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)}, {}};
   context.slot->set_client(outcome.client);
-  if (auto refused = admission(fd, outcome.client, context)) {
+  if (auto refused = admission(fd, outcome.client, context, transport)) {
     outcome.reason = *refused;
     return outcome;
   }

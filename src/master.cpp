@@ -80,7 +80,8 @@ int Master::run() {
             s_.options.config_path.c_str());
   for (const auto& listener : s_.listeners) {
     set_inherited_options(listener, config_.idle_timeout);
-    for (const auto& socket : listener.sockets) log::info("listening on %s", socket.local.c_str());
+    for (const auto& socket : listener.sockets)
+      log::info("listening on %s%s", listener.address.transport.prefix(), socket.local.c_str());
   }
   log_identity(s_.identity, s_.identity_warning);
   tend_pool();

@@ -219,7 +219,7 @@ void Master::settle_overflow() {
       --idle;
     } else if (now >= it->deadline_ms || stop_ != Stop::none) {
       if (ListenerTransport::from_tag(it->transport_tag).websocket)
-        refuse_connection(it->client.release(), busy_response(), "");
+        refuse_connection(it->client.release(), early_refusal(503, "ERR too many clients"), "");
       else
         refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
       ++retired_totals_.rejected;

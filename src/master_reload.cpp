@@ -67,7 +67,8 @@ std::vector<Listener> Master::adopt_listeners(const Config& next, const UnixAcce
     if (same == s_.listeners.end()) {
       auto made = std::find_if(fresh.begin(), fresh.end(), [&](const Listener& l) { return l.address.text == text; });
       adopted.push_back(std::move(*made));
-      for (const auto& socket : adopted.back().sockets) log::info("listening on %s", socket.local.c_str());
+      for (const auto& socket : adopted.back().sockets)
+        log::info("listening on %s%s", adopted.back().address.transport.prefix(), socket.local.c_str());
       continue;
     }
     for (const auto& socket : same->sockets)

@@ -252,10 +252,11 @@ std::string handshake_response(const HandshakeParser& parser) {
   }
 }
 
-std::string busy_response() {
-  std::string body = "ERR too many clients\n";
-  return "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
-         "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+std::string early_refusal(int code, std::string_view notice) {
+  std::string body = std::string(notice) + "\n";
+  std::string status = code == 503 ? "503 Service Unavailable" : std::to_string(code) + " Too Many Requests";
+  return "HTTP/1.1 " + status + "\r\nRetry-After: " + (code == 503 ? "1" : "60") +
+         "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 

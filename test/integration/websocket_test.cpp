@@ -419,3 +419,15 @@ TEST_CASE("ws: with every worker busy and overflow reject, a WebSocket client ge
   CHECK(a->body == "ERR too many clients\n");
   CHECK(extra.closed_within(3s));
 }
+
+TEST_CASE("ws: a client over max_per_ip gets HTTP 429", "[websocket]") {
+  Server s(ws_args({"--workers", "3", "--max_per_ip", "1"}));
+  WsClient first = open(s);
+  REQUIRE(first.send_text("a b"));
+  REQUIRE(first.message() == "ab");
+  WsClient second = WsClient::raw(s.port(), test::ws_request());
+  auto a = second.http_answer();
+  REQUIRE(a);
+  CHECK(a->status == 429);
+  CHECK(a->body == "ERR too many connections from your address\n");
+}
