@@ -102,9 +102,11 @@ $(BUILD)/fail-epoll.so: test/support/fail_epoll.cpp
 $(BUILD)/slow-clock.so: test/support/slow_clock.cpp
 	$(CXX) -std=c++20 $(WARNINGS) -O2 -shared -fPIC $< -o $@
 
+# RUN_LISTEN="9000 ws:9001" adds the chat page and WebSocket on port 9001.
+RUN_LISTEN ?= 9000
 run: $(BUILD)/wsserver
 	@mkdir -p $(BUILD)/run
-	$(BUILD)/wsserver -c etc/wsserver.conf --listen 9000 --log_file stderr \
+	$(BUILD)/wsserver -c etc/wsserver.conf --listen $(RUN_LISTEN) --log_file stderr \
 	  --pid_file $(BUILD)/run/wsserver.pid --control_socket $(BUILD)/run/wsserver.sock
 
 TEST_BINARIES = $(addprefix $(BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so)
