@@ -306,7 +306,7 @@ StatusSnapshot Master::snapshot() const {
   s.generation = generation_;
   for (const auto& l : s_.listeners)
     for (const auto& socket : l.sockets) {
-      s.listeners.push_back(socket.local);
+      s.listeners.push_back(l.address.transport.prefix() + socket.local);
       int length = accept_queue_length(socket);
       s.queues.push_back({socket.local, length, std::max(socket.queue_peak, length)});
     }

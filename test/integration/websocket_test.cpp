@@ -431,3 +431,10 @@ TEST_CASE("ws: a client over max_per_ip gets HTTP 429", "[websocket]") {
   CHECK(a->status == 429);
   CHECK(a->body == "ERR too many connections from your address\n");
 }
+
+TEST_CASE("ws: the log and -s status name a ws: listener with its prefix", "[websocket]") {
+  Server s({"--listen", "ws:127.0.0.1:0", "127.0.0.1:0", "--workers", "1"});
+  CHECK_THAT(s.addresses()[0], Catch::StartsWith("ws:127.0.0.1:"));
+  CHECK_THAT(s.addresses()[1], Catch::StartsWith("127.0.0.1:"));
+  CHECK(s.log_count("listening on ws:127.0.0.1:" + std::to_string(s.port(0))) == 1);
+}

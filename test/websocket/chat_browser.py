@@ -8,6 +8,7 @@ dropped. Exit status 0 only if every step passed; 77 if chromium is not
 installed."""
 import asyncio
 import base64
+import ctypes
 import json
 import os
 import shutil
@@ -20,6 +21,16 @@ import time
 import websockets
 
 STEP_TIMEOUT = 15
+STARTED = time.monotonic()
+
+
+def say(text):
+    """A step passed, with the seconds since the start: where the time goes."""
+    print(f"pass {text} ({time.monotonic() - STARTED:.1f} s)", flush=True)
+
+
+def die_with_parent():
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class Browser:
@@ -32,8 +43,10 @@ class Browser:
                 "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=800,600",
                 "--remote-debugging-port=0", f"--user-data-dir={self.profile}", "about:blank"]
+        # Its own group, to be stopped whole; and killed with this script
+        # (PR_SET_PDEATHSIG) should the test's deadline kill the script first.
         self.process = subprocess.Popen(args, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=die_with_parent)
 
     def devtools_url(self):
         """The browser's DevTools WebSocket, from the file chromium writes once it listens."""
@@ -123,7 +136,7 @@ async def chat(cdp, port, screenshot):
     sender, receiver = await cdp.open_page(url), await cdp.open_page(url)
     for page in (sender, receiver):
         await cdp.wait_for(page, f"{STATUS} === 'connected'", "the page to connect")
-    print("pass both pages loaded the chat page and connected")
+    say("both pages loaded the chat page and connected")
     # A chat client hears what is sent once its worker has joined the ring;
     # the sender repeats until the receiver shows it.
     text = "hello from the other page"
@@ -133,15 +146,15 @@ async def chat(cdp, port, screenshot):
             raise RuntimeError("the receiving page never showed the message")
         await cdp.evaluate(sender, type_and_send(text))
         await asyncio.sleep(0.3)
-    print("pass a message typed in one page shows in the other")
+    say("a message typed in one page shows in the other")
     shot = await cdp.call("Page.captureScreenshot", {"format": "png"}, receiver)
     with open(screenshot, "wb") as f:
         f.write(base64.b64decode(shot["data"]))
-    print(f"pass screenshot in {screenshot}")
+    say(f"screenshot in {screenshot}")
     await cdp.evaluate(sender, type_and_send("exit"))
     await cdp.wait_for(sender, f"{STATUS} === 'disconnected'", "the page to say the connection dropped")
     await cdp.wait_for(sender, f"{LINES}.some(l => l.startsWith('connection closed (1000'))", "the close code shown")
-    print("pass the page says when the connection drops")
+    say("the page says when the connection drops")
 
 
 async def main(port, screenshot):
@@ -151,7 +164,9 @@ async def main(port, screenshot):
         return 77
     browser = Browser(binary)
     try:
-        async with websockets.connect(browser.devtools_url(), max_size=None) as socket:
+        url = browser.devtools_url()
+        say("chromium started")
+        async with websockets.connect(url, max_size=None) as socket:
             await chat(Cdp(socket), port, screenshot)
         return 0
     except Exception as e:  # reported with chromium's own words
