@@ -33,6 +33,8 @@ TEST_CASE("ws interop: python3-websockets is served, pinged, closed and refused 
                         Catch::Contains("pass too_long_closes_1009"));
 }
 
+// no-valgrind: a browser's timeouts, 20 times slower, test nothing of the server's memory
+// that the raw-socket cases do not.
 TEST_CASE("ws browser: two Chromium pages chat through the built-in page", "[websocket][no-valgrind]") {
   test::Server s({"--listen", "ws:127.0.0.1:0", "--service", "chat", "--workers", "4"});
   std::string shot = logs_dir() + "/websocket-chat-page.png";
