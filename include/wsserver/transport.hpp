@@ -16,7 +16,7 @@
 #include <optional>
 #include <string_view>
 
-#include "wsserver/connection.hpp"
+#include "wsserver/close_reason.hpp"
 #include "wsserver/replies.hpp"
 #include "wsserver/session.hpp"
 
