@@ -438,3 +438,15 @@ TEST_CASE("ws: the log and -s status name a ws: listener with its prefix", "[web
   CHECK_THAT(s.addresses()[1], Catch::StartsWith("127.0.0.1:"));
   CHECK(s.log_count("listening on ws:127.0.0.1:" + std::to_string(s.port(0))) == 1);
 }
+
+TEST_CASE("ws: a ws:unix: listener speaks WebSocket over a Unix socket", "[websocket]") {
+  test::TempDir files;
+  std::string path = files.file("ws.sock");
+  Server s({"--listen", "ws:unix:" + path, "--workers", "1"});
+  WsClient c(test::Client::connect_unix(path));
+  REQUIRE(c.send_raw(test::ws_request() + test::ws_frame_bytes(wsop::text, "u n i x")));
+  auto a = c.http_answer();
+  REQUIRE(a);
+  CHECK(a->status == 101);
+  CHECK(c.message() == "unix");
+}
