@@ -22,6 +22,7 @@ SBINDIR = $(PREFIX)/sbin
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
 SYSCONFDIR = $(PREFIX)/etc
+DATADIR = $(PREFIX)/share/wsserver
 UNITDIR = $(PREFIX)/lib/systemd/system
 LOGROTATEDIR ?= /etc/logrotate.d
 BUILD ?= build
@@ -43,8 +44,8 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_e
 # ones to TEST_PACKAGES).
 BUILD_PACKAGES = libcli11-dev catch2
 # systemd: systemd-analyze verifies the units (6 MiB more in a fresh root);
-# redis-server: the chat bus's tests and bench.
-TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate systemd redis-server
+# redis-server: the chat bus; chromium and python3-websockets: WebSocket peers.
+TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate systemd redis-server chromium python3-websockets
 
 .PHONY: all run test bench bench-chat bench-scale bench-upgrade clean install uninstall fresh-root FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench
@@ -66,6 +67,9 @@ $(BUILD)/prefix: FORCE
 	@mkdir -p $(BUILD); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 $(BUILD)/obj/src/cli.o: $(BUILD)/prefix
 
+# The chat page is assembled into the binary (.incbin), unseen by -MMD.
+$(BUILD)/obj/src/ws_page.o: etc/chat.html
+
 # -z now resolves every symbol in the master, before fork, so workers do not
 # each dirty their own copy of the lazy-binding tables.
 $(BUILD)/wsserver: $(LIB_OBJ) $(BUILD)/obj/src/main.o
@@ -73,7 +77,9 @@ $(BUILD)/wsserver: $(LIB_OBJ) $(BUILD)/obj/src/main.o
 
 # The load generator (src/wsbench/) and the reference server make bench
 # measures wsserver against (test/bench/).
-$(BUILD)/wsbench: $(WSBENCH_OBJ)
+# --websocket computes the handshake's accept with the server's SHA-1 and
+# base64, each checked against its published test vectors.
+$(BUILD)/wsbench: $(WSBENCH_OBJ) $(BUILD)/obj/src/sha1.o $(BUILD)/obj/src/base64.o
 	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
 
 $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o $(BUILD)/obj/src/strip.o
@@ -99,9 +105,11 @@ $(BUILD)/fail-epoll.so: test/support/fail_epoll.cpp
 $(BUILD)/slow-clock.so: test/support/slow_clock.cpp
 	$(CXX) -std=c++20 $(WARNINGS) -O2 -shared -fPIC $< -o $@
 
+# RUN_LISTEN="9000 ws:9001" adds the chat page and WebSocket on port 9001.
+RUN_LISTEN ?= 9000
 run: $(BUILD)/wsserver
 	@mkdir -p $(BUILD)/run
-	$(BUILD)/wsserver -c etc/wsserver.conf --listen 9000 --log_file stderr \
+	$(BUILD)/wsserver -c etc/wsserver.conf --listen $(RUN_LISTEN) --log_file stderr \
 	  --pid_file $(BUILD)/run/wsserver.pid --control_socket $(BUILD)/run/wsserver.sock
 
 TEST_BINARIES = $(addprefix $(BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so)
@@ -135,10 +143,12 @@ bench-upgrade: $(BUILD)/wsserver $(BUILD)/wsbench
 # Files that name /usr/local get the PREFIX they are installed under.
 install: $(BUILD)/wsserver $(BUILD)/wsbench
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LOGROTATEDIR)
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LOGROTATEDIR) \
+	  $(DESTDIR)$(DATADIR)
 	install -m 755 $(BUILD)/wsserver $(DESTDIR)$(SBINDIR)/wsserver
 	install -m 755 $(BUILD)/wsbench $(DESTDIR)$(BINDIR)/wsbench
 	install -m 644 man/wsbench.1 $(DESTDIR)$(MANDIR)/man1/wsbench.1
+	install -m 644 etc/chat.html $(DESTDIR)$(DATADIR)/chat.html
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.8 > $(DESTDIR)$(MANDIR)/man8/wsserver.8
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.conf.5 > $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5
 	sed 's|/usr/local|$(PREFIX)|g' etc/wsserver.service > $(DESTDIR)$(UNITDIR)/wsserver.service
@@ -153,7 +163,8 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/wsserver $(DESTDIR)$(BINDIR)/wsbench $(DESTDIR)$(MANDIR)/man1/wsbench.1 \
 	  $(DESTDIR)$(MANDIR)/man8/wsserver.8 \
 	  $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5 $(DESTDIR)$(UNITDIR)/wsserver.service $(DESTDIR)$(UNITDIR)/wsserver.socket \
-	  $(DESTDIR)$(LOGROTATEDIR)/wsserver
+	  $(DESTDIR)$(LOGROTATEDIR)/wsserver $(DESTDIR)$(DATADIR)/chat.html
+	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 	@if cmp -s etc/wsserver.conf $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; \
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/wsserver.conf ]; then echo "keeping the edited $(DESTDIR)$(SYSCONFDIR)/wsserver.conf"; fi
 

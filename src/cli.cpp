@@ -183,6 +183,8 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
   app.add_option("--unix_mode", w.unix_mode, "Mode of unix: listener sockets (octal)")
       ->check(CLI::Validator(check_octal_mode, "MODE"))->capture_default_str();
   app.add_option("--unix_group", c.unix_group, "Group of unix: listener sockets");
+  app.add_option("--ws_origins", c.ws_origins, "Origins allowed on ws: listeners (empty = any)")->expected(1, any_count);
+  app.add_option("--ws_page", c.ws_page, "Page served on GET / of ws: listeners (default: the built-in chat page)");
 }
 
 void apply_words(const Words& w, Config& c) {
@@ -192,7 +194,7 @@ void apply_words(const Words& w, Config& c) {
   c.overflow = *value_of(overflow_words, w.overflow);
   c.log_level = *value_of(log_level_words, w.log_level);
   c.unix_mode = static_cast<unsigned>(std::stoul(w.unix_mode, nullptr, 8));
-  for (auto* list : {&c.listen, &c.allow, &c.deny})
+  for (auto* list : {&c.listen, &c.allow, &c.deny, &c.ws_origins})
     list->erase(std::remove(list->begin(), list->end(), std::string()), list->end());
 }
 

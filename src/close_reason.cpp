@@ -18,6 +18,9 @@ const char* close_reason_name(CloseReason r) {
     case CloseReason::slow_message: return "slow-message";
     case CloseReason::unauthenticated: return "unauthenticated";
     case CloseReason::auth_blocked: return "auth-blocked";
+    case CloseReason::handshake: return "handshake";
+    case CloseReason::protocol_error: return "protocol-error";
+    case CloseReason::too_long: return "too-long";
   }
   return "?";
 }

@@ -1,5 +1,8 @@
 #include "wsserver/config.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "wsserver/address.hpp"
 #include "wsserver/bus.hpp"
 #include "wsserver/cidr.hpp"
@@ -30,6 +33,24 @@ bool valid_cidrs(const std::vector<std::string>& list, const char* key, ConfigPr
   return true;
 }
 
+// As a browser sends it: scheme://host[:port], no path. Anything else
+// could never match, which would refuse every browser without saying why.
+bool valid_origin(const std::string& origin) {
+  size_t sep = origin.find("://");
+  if (sep == std::string::npos || sep == 0 || sep + 3 == origin.size()) return false;
+  auto scheme_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'; };
+  if (!std::all_of(origin.begin(), origin.begin() + static_cast<long>(sep), scheme_char)) return false;
+  return std::none_of(origin.begin() + static_cast<long>(sep) + 3, origin.end(),
+                      [](char c) { return c == '/' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f; });
+}
+
+bool valid_origins(const std::vector<std::string>& list, ConfigProblem* problem) {
+  for (const auto& origin : list)
+    if (!valid_origin(origin))
+      return fail(problem, "ws_origins", "\"" + origin + "\" is not an origin (scheme://host[:port], as browsers send it)");
+  return true;
+}
+
 std::string absolute(const std::string& path, const std::string& cwd) {
   if (path.empty() || path[0] == '/' || path == "stderr" || path == "syslog") return path;
   return cwd + "/" + path;
@@ -45,9 +66,9 @@ bool validate(const Config& c, ConfigProblem* problem) {
     auto address = parse_listen_address(text, &error);
     if (!address) return fail(problem, "listen", error);
     has_udp = has_udp || address->type == SocketType::udp;
-    // Parsed already, served once their transports are wired (issues 13 and 16).
-    if (address->transport.proxy || address->transport.websocket)
-      return fail(problem, "listen", "\"" + text + "\": the proxy: and ws: transports are not available yet");
+    // Parsed already, served once its transport is wired (issue 13).
+    if (address->transport.proxy)
+      return fail(problem, "listen", "\"" + text + "\": the proxy: transport is not available yet");
   }
   if (has_udp && !c.auth_file.empty())
     return fail(problem, "auth_file", "authentication cannot be used with a udp: listener", "listen");
@@ -68,7 +89,8 @@ bool validate(const Config& c, ConfigProblem* problem) {
     if (c.service != ServiceKind::chat) return fail(problem, "chat_bus", "chat_bus needs service = chat", "service");
   }
   if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too", "user");
-  return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem);
+  return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem) &&
+         valid_origins(c.ws_origins, problem);
 }
 
 void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
@@ -83,6 +105,7 @@ void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
   c.log_file = absolute(c.log_file, cwd);
   c.access_log = absolute(c.access_log, cwd);
   c.auth_file = absolute(c.auth_file, cwd);
+  c.ws_page = absolute(c.ws_page, cwd);
   for (auto& text : c.listen) {
     if (text.rfind("unix:", 0) == 0 && text.size() > 5 && text[5] != '/') text = "unix:" + absolute(text.substr(5), cwd);
   }

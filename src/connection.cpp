@@ -19,6 +19,8 @@
 #include "wsserver/session.hpp"
 #include "wsserver/signals.hpp"
 #include "wsserver/transport.hpp"
+#include "wsserver/ws_handshake.hpp"
+#include "wsserver/ws_transport.hpp"
 
 namespace ws {
 namespace {
@@ -63,7 +65,10 @@ class Connection {
   // session through handle() and deliver(): a service that only answers
   // (strip, echo) blocks in recv(), one system call per message; a service
   // that pushes (chat) waits in ppoll on the client and its ring at once.
-  CloseReason run() {
+  // `early`: bytes the client sent before the loops began (frames behind a
+  // WebSocket handshake).
+  CloseReason run(std::string_view early) {
+    early_ = early;
     CloseReason reason = pushing_ ? converse_pushing() : converse();
     end(reason);
     return reason;
@@ -71,6 +76,7 @@ class Connection {
 
  private:
   CloseReason converse() {
+    if (auto reason = handle_early()) return *reason;
     for (;;) {
       if (auto reason = await_input()) return *reason;
       ssize_t n = recv(fd_, c_.buffer, c_.buffer_size, 0);
@@ -157,6 +163,7 @@ class Connection {
     sigset_t open = signals::current_mask_without(
         signals::make_set({worker_signal::stop_now, worker_signal::reopen_logs, ChatRing::wake_signal}));
     pending_.clear();
+    if (auto reason = handle_early()) return *reason;
     for (;;) {
       Gathered gathered = gather_pushed(backlog);
       if (gathered == Gathered::overrun) return CloseReason::too_slow;
@@ -237,6 +244,13 @@ class Connection {
     return true;
   }
 
+  std::optional<CloseReason> handle_early() {
+    if (early_.empty()) return std::nullopt;
+    if (auto reason = handle(early_)) return reason;
+    note_message_start(early_.size());
+    return std::nullopt;
+  }
+
   // Runs the transport and session over one read; a reason when the
   // connection must end.
   std::optional<CloseReason> handle(std::string_view bytes) {
@@ -252,6 +266,7 @@ class Connection {
         if (stop_now()) return CloseReason::shutdown;
       }
       if (auto reason = deliver()) return reason;
+      if (auto reason = transport_->ended()) return reason;
       if (r.step == Session::Step::leave) return CloseReason::exit_command;
       if (r.step == Session::Step::unauthenticated) return CloseReason::unauthenticated;
       if (session_.auth_failures() >= max_auth_failures || address_refused_) return CloseReason::auth_failed;
@@ -316,9 +331,12 @@ class Connection {
     return CloseReason::reset;
   }
 
-  void send_notice(std::string_view text) {
+  // The notice, then the transport's last words for `reason` (a WebSocket
+  // close frame).
+  void send_notice(std::string_view text, CloseReason reason) {
     out_.clear();
     Session::notice(text, out_);
+    transport_->close(reason, out_);
     // Never blocks: a client whose buffers are full is not listening anyway.
     ssize_t ignored = send(fd_, out_.wire().data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)ignored;
@@ -338,24 +356,30 @@ class Connection {
   void end(CloseReason reason) {
     switch (reason) {
       case CloseReason::shutdown:
-        send_notice("ERR server shutting down");
+        send_notice("ERR server shutting down", reason);
         close_lingering(fd_, 0);
         return;
       case CloseReason::idle_timeout:
-        send_notice("ERR idle timeout");
+        send_notice("ERR idle timeout", reason);
         close_lingering(fd_, linger_ms);
         return;
       case CloseReason::auth_timeout:
-        send_notice("ERR authentication timeout");
+        send_notice("ERR authentication timeout", reason);
         close_lingering(fd_, linger_ms);
         return;
       case CloseReason::slow_message:
-        send_notice("ERR message too slow");
+        send_notice("ERR message too slow", reason);
         close_lingering(fd_, linger_ms);
         return;
       case CloseReason::exit_command:
       case CloseReason::auth_failed:
       case CloseReason::unauthenticated:
+      case CloseReason::protocol_error:
+      case CloseReason::too_long:
+        // out_ holds replies flush() has sent already.
+        out_.clear();
+        transport_->close(reason, pushing_ ? pending_ : out_);
+        if (!out_.empty()) send_last_words();
         if (!pending_.empty()) send_pending();
         close_lingering(fd_, linger_ms);
         return;
@@ -366,12 +390,21 @@ class Connection {
         // reads again learns why it was cut.
         pending_.drop_unstarted();
         Session::notice("ERR too slow", pending_);
+        transport_->close(reason, pending_);
         flush_waiting(too_slow_notice_wait_ms);
         close_lingering(fd_, linger_ms);
         return;
       default:
+        // A WebSocket close frame answering the client's may still wait here.
+        if (!pending_.empty()) send_pending();
         close(fd_);
     }
+  }
+
+  // What out_ holds after its replies were sent (a close frame), without blocking.
+  void send_last_words() {
+    ssize_t ignored = send(fd_, out_.wire().data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
   }
 
   int fd_;
@@ -387,12 +420,20 @@ class Connection {
   int64_t message_started_ms_ = -1;  // the first byte of the message in progress, or -1
   bool address_refused_ = false;     // a failed AUTH took the address past auth_max_failures
   Replies pending_;  // pushed output and replies not yet taken by the socket
+  std::string_view early_;
 };
 
 // Who the client is and whether it may stay: a reason to turn it away, or
 // nothing. allow / deny and max_per_ip judge the client's own address.
-std::optional<CloseReason> admission(int fd, const ClientAddress& client, const ConnectionContext& c) {
-  std::string_view terminator = terminator_bytes(c.config->reply_terminator);
+// A refusal in the client's language: a notice line, or, for a ws: client
+// whose request is not read yet, an HTTP answer.
+void refuse_with(int fd, const char* notice, const ConnectionContext& c, ListenerTransport transport) {
+  if (transport.websocket) refuse_connection(fd, early_refusal(429, notice), "");
+  else refuse_connection(fd, notice, terminator_bytes(c.config->reply_terminator));
+}
+
+std::optional<CloseReason> admission(int fd, const ClientAddress& client, const ConnectionContext& c,
+                                     ListenerTransport transport) {
   if (!c.access->admits(client.ip)) {
     log::info("refused %s: not allowed by allow/deny", client.text().c_str());
     refuse_connection(fd, "", "");
@@ -402,11 +443,11 @@ std::optional<CloseReason> admission(int fd, const ClientAddress& client, const 
   if (c.config->max_per_ip > 0 && client.ip.family != AF_UNSPEC &&
       c.board->clients_from(client.ip) > c.config->max_per_ip) {
     log::info("refused %s: more than max_per_ip (%d) connections", client.text().c_str(), c.config->max_per_ip);
-    refuse_connection(fd, "ERR too many connections from your address", terminator);
+    refuse_with(fd, "ERR too many connections from your address", c, transport);
     return CloseReason::per_ip_limit;
   }
   if (c.secret && c.auth_limit && c.auth_limit->blocked(client.ip, monotonic_ms())) {
-    refuse_connection(fd, "ERR too many failed authentications", terminator);
+    refuse_with(fd, "ERR too many failed authentications", c, transport);
     return CloseReason::auth_blocked;
   }
   return std::nullopt;
@@ -418,8 +459,9 @@ uint16_t port_of(const sockaddr_storage& peer) {
   return 0;
 }
 
-std::unique_ptr<Transport> make_transport(ListenerTransport, const Config& config) {
-  return std::make_unique<PlainTransport>(config.reply_terminator);
+std::unique_ptr<Transport> make_transport(ListenerTransport transport, const ConnectionContext& c) {
+  if (transport.websocket) return std::make_unique<WebSocketTransport>(c.max_message);
+  return std::make_unique<PlainTransport>(c.config->reply_terminator);
 }
 
 }  // namespace
@@ -429,12 +471,19 @@ ConnectionOutcome serve_connection(int fd, const sockaddr_storage& peer, Listene
   ConnectionOutcome outcome;
   outcome.client = {ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)};
   context.slot->set_client(outcome.client);
-  if (auto refused = admission(fd, outcome.client, context)) {
+  if (auto refused = admission(fd, outcome.client, context, transport)) {
     outcome.reason = *refused;
     return outcome;
   }
-  Connection connection(fd, outcome.client.ip, make_transport(transport, *context.config), context, &outcome.totals);
-  outcome.reason = connection.run();
+  std::string first_frames;  // what a WebSocket client sent behind its handshake
+  if (transport.websocket) {
+    if (auto answered = open_websocket(fd, context, &outcome.totals, &first_frames)) {
+      outcome.reason = *answered;
+      return outcome;
+    }
+  }
+  Connection connection(fd, outcome.client.ip, make_transport(transport, context), context, &outcome.totals);
+  outcome.reason = connection.run(first_frames);
   return outcome;
 }
 

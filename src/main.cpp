@@ -21,6 +21,7 @@
 #include "wsserver/remote.hpp"
 #include "wsserver/sd_notify.hpp"
 #include "wsserver/secret.hpp"
+#include "wsserver/ws_page.hpp"
 #include "wsserver/signals.hpp"
 #include "wsserver/upgrade.hpp"
 
@@ -178,6 +179,7 @@ int main(int argc, char** argv) {
   std::string error;
   if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error))
     fail_start(ws::exit_code::config, error);
+  if (!ws::ws_page_for(options.config.ws_page, &setup.ws_page, &error)) fail_start(ws::exit_code::config, error);
   if (options.test_config) {
     if (!warning.empty()) std::fprintf(stderr, "wsserver: warning: %s\n", warning.c_str());
     std::puts("configuration ok");

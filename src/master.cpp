@@ -84,7 +84,8 @@ int Master::run() {
             s_.options.config_path.c_str());
   for (const auto& listener : s_.listeners) {
     set_inherited_options(listener, config_.idle_timeout);
-    for (const auto& socket : listener.sockets) log::info("listening on %s", socket.local.c_str());
+    for (const auto& socket : listener.sockets)
+      log::info("listening on %s%s", listener.address.transport.prefix(), socket.local.c_str());
   }
   log_identity(s_.identity, s_.identity_warning);
   tend_pool();
@@ -341,7 +342,7 @@ StatusSnapshot Master::snapshot() const {
   s.generation = generation_;
   for (const auto& l : s_.listeners)
     for (const auto& socket : l.sockets) {
-      s.listeners.push_back(socket.local);
+      s.listeners.push_back(l.address.transport.prefix() + socket.local);
       int length = accept_queue_length(socket);
       s.queues.push_back({socket.local, length, std::max(socket.queue_peak, length)});
     }

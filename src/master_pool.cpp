@@ -15,6 +15,7 @@
 #include "wsserver/master.hpp"
 #include "wsserver/sd_notify.hpp"
 #include "wsserver/signals.hpp"
+#include "wsserver/ws_handshake.hpp"
 
 namespace ws {
 namespace {
@@ -218,7 +219,10 @@ void Master::settle_overflow() {
       log::debug("handed a waiting client to a worker that turned idle");
       --idle;
     } else if (now >= it->deadline_ms || stop_ != Stop::none) {
-      refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
+      if (ListenerTransport::from_tag(it->transport_tag).websocket)
+        refuse_connection(it->client.release(), early_refusal(503, "ERR too many clients"), "");
+      else
+        refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
       ++retired_totals_.rejected;
       note_too_many_clients();
     } else {
@@ -278,7 +282,8 @@ bool Master::spawn_worker() {
                       config_.overflow == Overflow::reject ? handoff_.worker_end.get() : -1,
                       config_.service == ServiceKind::chat && chat_ ? &*chat_ : nullptr,
                       &auth_limit_,
-                      config_.service == ServiceKind::chat && outbox_ ? &*outbox_ : nullptr};
+                      config_.service == ServiceKind::chat && outbox_ ? &*outbox_ : nullptr,
+                      &s_.ws_page};
     run_worker(setup);
   }
   board_.slot(slot).set_pid(pid);

@@ -11,6 +11,7 @@
 #include "wsserver/log.hpp"
 #include "wsserver/master.hpp"
 #include "wsserver/secret.hpp"
+#include "wsserver/ws_page.hpp"
 
 namespace ws {
 
@@ -66,7 +67,8 @@ std::vector<Listener> Master::adopt_listeners(const Config& next, const UnixAcce
     if (same == s_.listeners.end()) {
       auto made = std::find_if(fresh.begin(), fresh.end(), [&](const Listener& l) { return l.address.text == text; });
       adopted.push_back(std::move(*made));
-      for (const auto& socket : adopted.back().sockets) log::info("listening on %s", socket.local.c_str());
+      for (const auto& socket : adopted.back().sockets)
+        log::info("listening on %s%s", adopted.back().address.transport.prefix(), socket.local.c_str());
       continue;
     }
     for (const auto& socket : same->sockets)
@@ -111,9 +113,10 @@ void Master::reload() {
     return;
   }
   Options next = std::move(outcome.options);
-  std::string error, warning, secret;
+  std::string error, warning, secret, page;
   auto identity = resolve_identity(next.config.user, next.config.group, &error, &warning);
-  if (!identity || (!next.config.auth_file.empty() && !load_secret(next.config.auth_file, &secret, &error))) {
+  if (!identity || (!next.config.auth_file.empty() && !load_secret(next.config.auth_file, &secret, &error)) ||
+      !ws_page_for(next.config.ws_page, &page, &error)) {
     log::error("reload failed, nothing changed: %s", error.c_str());
     return;
   }
@@ -149,6 +152,7 @@ void Master::reload() {
   for (const auto& listener : s_.listeners) set_inherited_options(listener, config_.idle_timeout);
   s_.identity = std::move(*identity);
   s_.secret = std::move(secret);
+  s_.ws_page = std::move(page);
   access_ = parse_access_rules(config_);
   if (s_.control) s_.control->set_max_request(static_cast<size_t>(config_.max_message) + 64);
   spawn_rate_ = 1;

@@ -124,6 +124,7 @@ class Worker {
     if (setup_.chat_outbox) max_message = std::min(max_message, setup_.chat_outbox->max_message());
     context_ = {&config_,       service_.get(), &slot_,        setup_.board,          setup_.access,
                 setup_.secret, max_message,    buffer_.data(), buffer_.size(),        setup_.auth_limit};
+    context_.ws_page = setup_.ws_page;
     slot_.set_state(WorkerState::idle, wall_clock_ms());
   }
 

@@ -252,6 +252,14 @@ std::string handshake_response(const HandshakeParser& parser) {
   }
 }
 
+std::string early_refusal(int code, std::string_view notice) {
+  std::string body = std::string(notice) + "\n";
+  std::string status = code == 503 ? "503 Service Unavailable" : std::to_string(code) + " Too Many Requests";
+  return "HTTP/1.1 " + status + "\r\nRetry-After: " + (code == 503 ? "1" : "60") +
+         "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 std::string page_response_head(size_t content_length) {
   return "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
          std::to_string(content_length) +

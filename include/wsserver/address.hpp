@@ -23,6 +23,8 @@ struct ListenerTransport {
   // One byte, to travel with a client the master hands to a worker.
   unsigned char tag() const { return static_cast<unsigned char>((proxy ? 1 : 0) | (websocket ? 2 : 0)); }
   static ListenerTransport from_tag(unsigned char tag) { return {(tag & 1) != 0, (tag & 2) != 0}; }
+  // As written before an address: "", "proxy:", "ws:" or "proxy:ws:".
+  const char* prefix() const { return proxy ? (websocket ? "proxy:ws:" : "proxy:") : websocket ? "ws:" : ""; }
 };
 
 struct ListenAddress {

@@ -14,6 +14,9 @@ enum class CloseReason {
   slow_message,     // a message that outlasted idle_timeout below min_rate
   unauthenticated,  // too many messages before AUTH
   auth_blocked,     // from an address past auth_max_failures
+  handshake,        // ws: answered over HTTP (the page, a refusal) or never upgraded
+  protocol_error,   // ws: a frame against RFC 6455 (close 1002) or text not UTF-8 (1007)
+  too_long,         // ws: a message over max_message (close 1009)
 };
 // As the access log writes it.
 const char* close_reason_name(CloseReason r);

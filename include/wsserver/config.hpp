@@ -85,6 +85,8 @@ struct Config {
   std::string access_log;
   unsigned unix_mode = 0660;  // of unix: listener sockets; written in octal
   std::string unix_group;     // of unix: listener sockets; empty: the workers' group
+  std::vector<std::string> ws_origins;  // Origins a ws: handshake may come from; empty: any
+  std::string ws_page;                  // the page GET / answers on ws: listeners; empty: the built-in one
 };
 
 // The bytes that end every reply and notice.

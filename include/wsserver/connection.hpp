@@ -39,6 +39,7 @@ struct ConnectionContext {
   size_t buffer_size;
   AuthLimit* auth_limit = nullptr;  // failed AUTHs per address, shared by the workers
   uint64_t client_id = 0;  // unique per connection (chat uses it to skip the sender)
+  const std::string* ws_page = nullptr;  // what GET / answers on a ws: listener
 };
 
 struct ConnectionOutcome {

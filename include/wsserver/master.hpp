@@ -42,6 +42,7 @@ struct MasterSetup {
   std::optional<PidFile> pid_file;
   std::optional<ControlServer> control;
   std::string secret;  // auth_file's, loaded by main and on reload
+  std::string ws_page;  // the page ws: listeners serve (ws_page's file or the built-in one), idem
 };
 
 class Master {

@@ -13,8 +13,10 @@
 // through Replies and never learn which transport carries them.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
+#include "wsserver/close_reason.hpp"
 #include "wsserver/replies.hpp"
 #include "wsserver/session.hpp"
 
@@ -28,6 +30,12 @@ class Transport : public ReplyFraming {
   virtual Session::Result receive(std::string_view bytes, Session& session, Replies& out) = 0;
   // The client closed its side: a message in progress is answered.
   virtual Session::Step finish(Session& session, Replies& out) = 0;
+  // The connection ends for `reason`: the transport's last words, after
+  // any notice (a WebSocket close frame). Plain bytes have none.
+  virtual void close(CloseReason, Replies&) {}
+  // Set once the transport itself ended the conversation (a WebSocket
+  // close frame or protocol error); its last words are queued already.
+  virtual std::optional<CloseReason> ended() const { return std::nullopt; }
 };
 
 // The plain transport: the socket's bytes are the session's byte stream,

@@ -33,6 +33,7 @@ struct WorkerSetup {
   ChatRing* chat;                    // the chat service's ring, or null
   AuthLimit* auth_limit = nullptr;   // failed AUTHs per address, shared by all workers
   ChatRing* chat_outbox = nullptr;   // with a chat bus: what the bus publishes (bus.hpp)
+  const std::string* ws_page = nullptr;  // what GET / answers on ws: listeners
 };
 
 // Runs in the child right after fork; never returns.

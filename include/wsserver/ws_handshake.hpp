@@ -101,5 +101,10 @@ class HandshakeParser {
 std::string handshake_response(const HandshakeParser& parser);
 // The head of the page's response; its `content_length` bytes follow.
 std::string page_response_head(size_t content_length);
+// A ws: client turned away before its request is read: 503 when every
+// worker is busy (overflow reject), 429 for max_per_ip or an address
+// blocked for failed AUTHs, with the notice a plain client would get as its
+// body, so that a browser sees an HTTP answer.
+std::string early_refusal(int code, std::string_view notice);
 
 }  // namespace ws

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "clock.hpp"
+#include "ws_wire.hpp"
 
 namespace wsbench {
 namespace {
@@ -142,7 +143,22 @@ bool ClientThread::open(Conn& c) {
     // saves a wait and a getsockopt per connection; EAGAIN means not yet.
     c.connecting = true;
   }
+  if (options_.websocket && !upgrade(c)) return false;
   send_message(c);
+  return true;
+}
+
+// The handshake waits in this thread, its other connections idle: it is
+// measured only by connrate, where it belongs to the cost of a connection.
+bool ClientThread::upgrade(Conn& c) {
+  std::string error;
+  uint64_t seed = options_.seed ^ (c.id << 20) ^ c.messages_done;
+  const std::string& host = shared_.target->tcp ? shared_.target->name : "localhost";
+  if (!websocket_upgrade(c.fd.get(), host, seed, shared_.deadline_ns, &error)) {
+    fail(c, Failure::connect, error);
+    return false;
+  }
+  c.connecting = false;
   return true;
 }
 

@@ -63,6 +63,7 @@ class ClientThread {
   bool take_ticket();
   void next(Conn& c);
   bool open(Conn& c);
+  bool upgrade(Conn& c);
   void send_message(Conn& c);
   void pump_send(Conn& c);
   void on_connect_error(Conn& c);

@@ -56,7 +56,7 @@ Progress Exchange::receive(const char* data, size_t size) {
       data += length;
       size -= length;
     } else if (received_ == reply_bytes) {
-      if (*data != '\0') return fail(received_, *data);
+      if (*data != message_->reply_end) return fail(received_, *data);
       ++received_;
       ++data;
       --size;
@@ -70,7 +70,7 @@ Progress Exchange::receive(const char* data, size_t size) {
 Progress Exchange::fail(uint64_t at, char got) {
   uint64_t reply_bytes = message_->reply_size() - 1;
   int expected = at < reply_bytes ? static_cast<unsigned char>(message_->reply[at % message_->reply.size()])
-                 : at == reply_bytes ? 0 : -1;
+                 : at == reply_bytes ? static_cast<unsigned char>(message_->reply_end) : -1;
   problem_ = "reply byte " + std::to_string(at) + ": expected " + describe(expected) + ", got " +
              describe(static_cast<unsigned char>(got));
   return Progress::mismatch;

@@ -11,6 +11,7 @@
 #include "options.hpp"
 #include "payload.hpp"
 #include "ready.hpp"
+#include "ws_wire.hpp"
 #include "report.hpp"
 #include "target.hpp"
 
@@ -37,7 +38,10 @@ void install_signals() {
 
 std::vector<Message> messages_for(const Options& o) {
   if (o.mode == Mode::bulk) return {make_bulk_message(o.bulk_mib << 20, o.seed)};
-  return make_messages(o.size, distinct_messages, o.seed);
+  auto messages = make_messages(o.size, distinct_messages, o.seed);
+  if (o.websocket)
+    for (size_t i = 0; i < messages.size(); ++i) messages[i] = websocket_message(messages[i], o.seed + i);
+  return messages;
 }
 
 int run_ready(const Options& options, const Target& target) {

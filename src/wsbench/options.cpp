@@ -98,6 +98,8 @@ ParseOutcome parse_options(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e7));
   app.add_option("--reply-terminator", o.reply_terminator, "chat: the server's reply_terminator")
       ->check(CLI::IsMember({"nul", "lf", "crlf"}))->capture_default_str();
+  app.add_flag("-W,--websocket", o.websocket,
+               "pingpong, connrate: speak WebSocket to a ws: listener (handshake, then one binary frame per message)");
   app.set_version_flag("-V,--version", "wsbench 1.0");
 
   try {
@@ -120,6 +122,10 @@ ParseOutcome parse_options(int argc, char** argv) {
                               : Mode::pingpong;
   if (o.duration > 0 && o.mode != Mode::pingpong && o.mode != Mode::connrate) {
     std::fprintf(stderr, "wsbench: --duration: %s runs by count only\n", mode_name(o.mode));
+    return {std::nullopt, exit_status::usage};
+  }
+  if (o.websocket && o.mode != Mode::pingpong && o.mode != Mode::connrate) {
+    std::fprintf(stderr, "wsbench: --websocket: only pingpong and connrate speak WebSocket\n");
     return {std::nullopt, exit_status::usage};
   }
   // Message ids are 32-bit: sender * count + sequence.

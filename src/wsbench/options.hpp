@@ -32,6 +32,7 @@ struct Options {
   int window = 8;              // chat: a client's messages not yet delivered to every other
   double rate = 0;             // chat: messages per second per client; 0 = as the window allows
   std::string reply_terminator = "nul";  // chat: what the server ends deliveries with
+  bool websocket = false;                // pingpong, connrate: speak WebSocket (a ws: listener)
 };
 
 // The parsed options, or the exit status to leave with (after printing help,

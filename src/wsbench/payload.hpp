@@ -13,12 +13,13 @@ namespace wsbench {
 // One message as it goes on the wire: `body` sent `repeats` times, then the
 // terminator. A bulk message repeats a 64 KiB pattern; a small one has
 // repeats == 1. The expected reply is `reply` the same number of times, then
-// one NUL.
+// one NUL (reply_end). With --websocket both are frames (ws_wire.hpp).
 struct Message {
-  std::string body;  // never holds LF or NUL
+  std::string body;  // never holds LF or NUL, unless it is a frame
   uint64_t repeats = 1;
   char terminator = '\n';
   std::string reply;  // `body` as the strip service must answer it
+  char reply_end = '\0';
 
   uint64_t wire_size() const { return body.size() * repeats + 1; }
   uint64_t reply_size() const { return reply.size() * repeats + 1; }

@@ -65,7 +65,7 @@ TEST_CASE("the manual pages are clean under mandoc lint") {
 
 TEST_CASE("every config key is in the sample config and the manual with its default") {
   auto keys = config_keys();
-  REQUIRE(keys.size() == 31);
+  REQUIRE(keys.size() == 33);
   std::string sample = test::read_file("etc/wsserver.conf"), manual = test::read_file("man/wsserver.conf.5");
   for (const auto& key : keys) {
     INFO(key);
@@ -82,7 +82,8 @@ TEST_CASE("make install puts everything under DESTDIR and PREFIX, and uninstall 
   INFO(first.output);
   REQUIRE(first.status == 0);
   for (const char* f : {"/sbin/wsserver", "/bin/wsbench", "/share/man/man1/wsbench.1", "/share/man/man8/wsserver.8", "/share/man/man5/wsserver.conf.5",
-                        "/etc/wsserver.conf", "/lib/systemd/system/wsserver.service", "/lib/systemd/system/wsserver.socket"})
+                        "/etc/wsserver.conf", "/lib/systemd/system/wsserver.service", "/lib/systemd/system/wsserver.socket",
+                        "/share/wsserver/chat.html"})
     CHECK(std::filesystem::exists(prefix + f));
   CHECK(std::filesystem::exists(root + "/etc/logrotate.d/wsserver"));
   struct stat st {};
@@ -104,6 +105,7 @@ TEST_CASE("make install puts everything under DESTDIR and PREFIX, and uninstall 
   CHECK_FALSE(std::filesystem::exists(prefix + "/bin/wsbench"));
   CHECK_FALSE(std::filesystem::exists(prefix + "/share/man/man8/wsserver.8"));
   CHECK_FALSE(std::filesystem::exists(root + "/etc/logrotate.d/wsserver"));
+  CHECK_FALSE(std::filesystem::exists(prefix + "/share/wsserver"));
   CHECK(std::filesystem::exists(prefix + "/etc/wsserver.conf"));
 }
 

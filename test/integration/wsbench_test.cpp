@@ -121,3 +121,21 @@ TEST_CASE("wsbench reports connections still unanswered at its deadline", "[no-v
   CHECK(json_number(r.out, "errors") == 0);
   CHECK(json_number(r.out, "completed") > 0);
 }
+
+TEST_CASE("wsbench --websocket pingpong and connrate against a ws: listener: every frame checked", "[websocket]") {
+  Server server({"--listen", "ws:127.0.0.1:0", "--workers", "3"});
+  require_clean(wsbench(server.port(), {"pingpong", "--websocket", "-c", "2", "-n", "500", "-S", "200"}), 500);
+  require_clean(wsbench(server.port(), {"connrate", "--websocket", "-c", "2", "-n", "50"}), 50);
+}
+
+TEST_CASE("wsbench --websocket fails a run whose replies are wrong or whose listener is plain", "[websocket]") {
+  Server echo({"--listen", "ws:127.0.0.1:0", "--workers", "2", "--service", "echo"});
+  ProgramResult wrong = wsbench(echo.port(), {"pingpong", "--websocket", "-n", "10"});
+  CHECK(wrong.status == 1);
+  CHECK(json_number(wrong.out, "mismatches") > 0);
+  Server plain({"--workers", "2"});
+  ProgramResult refused = test::run_program({test::wsbench_binary(), "-p", std::to_string(plain.port()), "--json",
+                                              "--deadline", "2", "pingpong", "--websocket", "-n", "10"});
+  CHECK(refused.status == 1);
+  CHECK_THAT(refused.err, Catch::Contains("handshake"));
+}

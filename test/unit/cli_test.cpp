@@ -129,6 +129,17 @@ TEST_CASE("an empty list is allowed where it makes sense") {
   CHECK_THAT(bad.message, Catch::Contains("w.conf:1: listen:"));
 }
 
+TEST_CASE("ws_origins and ws_page are read, the page's path made absolute") {
+  test::TempDir dir;
+  auto o = parse_file(dir, "ws_origins = [\"https://chat.example.org\", \"http://localhost:8080\"]\nws_page = my.html\n");
+  REQUIRE(o.proceed);
+  CHECK(o.options.config.ws_origins == std::vector<std::string>{"https://chat.example.org", "http://localhost:8080"});
+  CHECK(o.options.config.ws_page == "/work/my.html");
+  auto none = parse_file(dir, "");
+  CHECK(none.options.config.ws_origins.empty());
+  CHECK(none.options.config.ws_page.empty());
+}
+
 TEST_CASE("bad config files name file, line and key and exit 78") {
   test::TempDir dir;
   struct Case {
@@ -162,6 +173,9 @@ TEST_CASE("bad config files name file, line and key and exit 78") {
       {"listen = [\"9000\" \"9001\"]\n", "w.conf:1: listen: a list holds quoted strings"},
       {"listen = [\"9000\",]\n", "w.conf:1: listen: a list must not end with a comma"},
       {"user = a\"b\n", "w.conf:1: user: quotes or brackets inside a bare value"},
+      {"ws_origins = [\"example.org\"]\n", "w.conf:1: ws_origins: \"example.org\" is not an origin"},
+      {"ws_origins = [\"https://example.org/\"]\n", "w.conf:1: ws_origins:"},
+      {"ws_origins = [\"https://\"]\n", "w.conf:1: ws_origins:"},
   };
   for (const auto& c : cases) {
     auto o = parse_file(dir, c.text);
