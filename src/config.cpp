@@ -59,7 +59,8 @@ bool validate(const Config& c, ConfigProblem* problem) {
                 "min_spare (" + std::to_string(c.min_spare) + ") exceeds max_spare (" + std::to_string(c.max_spare) + ")",
                 "max_spare");
   if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too", "user");
-  return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem);
+  return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem) &&
+         valid_cidrs(c.proxy_from, "proxy_from", problem);
 }
 
 void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
