@@ -44,9 +44,9 @@ bool validate(const Config& c, ConfigProblem* problem) {
     auto address = parse_listen_address(text, &error);
     if (!address) return fail(problem, "listen", error);
     has_udp = has_udp || address->type == SocketType::udp;
-    // Parsed already, served once their transports are wired (issues 13 and 16).
-    if (address->transport.proxy || address->transport.websocket)
-      return fail(problem, "listen", "\"" + text + "\": the proxy: and ws: transports are not available yet");
+    // Parsed already, served once its transport is wired (issue 16).
+    if (address->transport.websocket)
+      return fail(problem, "listen", "\"" + text + "\": the ws: transport is not available yet");
   }
   if (has_udp && !c.auth_file.empty())
     return fail(problem, "auth_file", "authentication cannot be used with a udp: listener", "listen");

@@ -2,14 +2,18 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/un.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <string>
 
 #include "wsserver/address.hpp"
+#include "wsserver/clock.hpp"
 
 namespace ws {
 namespace {
@@ -217,6 +221,63 @@ void ProxyHeaderParser::finish_v2() {
       header_.address_len = set_unix(&header_.source, block);
       set_unix(&header_.destination, block + unix_path_size);
   }
+}
+
+namespace {
+
+ProxyRead bad_read(ProxyRead r, std::string why) {
+  r.result = ProxyRead::Result::bad;
+  r.why = std::move(why);
+  return r;
+}
+
+// Waits until `fd` has bytes (or EOF) by the deadline: 1 ready, 0 out of
+// time, -1 stopped by a signal and stop().
+int wait_readable(int fd, int64_t deadline_ms, bool (*stop)()) {
+  for (;;) {
+    int64_t left = deadline_ms - monotonic_ms();
+    if (left <= 0) return 0;
+    pollfd p{fd, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX)));
+    if (n > 0) return 1;
+    if (n < 0 && errno == EINTR && stop && stop()) return -1;
+    if (n < 0 && errno != EINTR) return 1;  // recv() will say what it is
+  }
+}
+
+}  // namespace
+
+// Peeks what has come, lets the parser take what belongs to the header,
+// and reads exactly that much: two calls for a header that comes whole.
+ProxyRead read_proxy_header(int fd, int64_t deadline_ms, bool (*stop)()) {
+  ProxyRead r;
+  ProxyHeaderParser parser;
+  char buf[1024];
+  while (parser.status() == ProxyHeaderParser::Status::need_more) {
+    int ready = wait_readable(fd, deadline_ms, stop);
+    if (ready < 0) {
+      r.result = ProxyRead::Result::stopped;
+      return r;
+    }
+    if (ready == 0) return bad_read(r, "no complete PROXY header in time");
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return bad_read(r, "connection closed inside the PROXY header");
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n < 0) return bad_read(r, std::string("reading the PROXY header: ") + std::strerror(errno));
+    size_t take = parser.feed(std::string_view(buf, static_cast<size_t>(n)));
+    // Peeked bytes are there to read: recv() returns them at once.
+    for (size_t left = take; left > 0;) {
+      ssize_t got = recv(fd, buf, left, MSG_DONTWAIT);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return bad_read(r, "the PROXY header could not be read back");
+      left -= static_cast<size_t>(got);
+      r.bytes += static_cast<uint64_t>(got);
+    }
+  }
+  if (parser.status() == ProxyHeaderParser::Status::bad) return bad_read(r, std::string(parser.reason()));
+  r.result = ProxyRead::Result::done;
+  r.header = parser.header();
+  return r;
 }
 
 }  // namespace ws

@@ -31,6 +31,7 @@ enum class CloseReason {
   slow_message,     // a message that outlasted idle_timeout below min_rate
   unauthenticated,  // too many messages before AUTH
   auth_blocked,     // from an address past auth_max_failures
+  proxy_header,     // a proxy: listener's header missing, late, malformed or untrusted
 };
 // As the access log writes it.
 const char* close_reason_name(CloseReason r);

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace ws {
@@ -78,5 +79,17 @@ class ProxyHeaderParser {
   // is 216 bytes); TLVs past the block are skipped unstored.
   std::array<uint8_t, 16 + 216> buf_{};
 };
+
+// The header that starts a connection, read from `fd` (blocking) as the
+// peek way above: never a byte past it, whatever the split. Gives up at
+// `deadline_ms` (monotonic_ms()), at EOF, on an error, or when a signal
+// interrupts a wait and `stop()` says to.
+struct ProxyRead {
+  enum class Result { done, bad, stopped } result = Result::bad;
+  ProxyHeader header;  // when done
+  std::string why;     // when bad: for the log
+  uint64_t bytes = 0;  // taken from the socket
+};
+ProxyRead read_proxy_header(int fd, int64_t deadline_ms, bool (*stop)());
 
 }  // namespace ws
