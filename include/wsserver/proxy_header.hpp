@@ -62,6 +62,7 @@ class ProxyHeaderParser {
   void take_v1(uint8_t byte);
   void take_v2(uint8_t byte);
   void take_v2_fixed(size_t at);
+  void take_tlv_header(size_t i, uint8_t byte);
   void parse_v1_line();
   bool is_proxy() const;
   bool has_addresses() const;
@@ -75,6 +76,10 @@ class ProxyHeaderParser {
   ProxyHeader header_;
   size_t seen_ = 0;   // bytes fed and consumed so far
   size_t total_ = 0;  // v2: 16 + its length field, once known
+  // v2 with addresses: where the next TLV starts (none yet: never reached),
+  // and the length field of the one being read.
+  size_t tlv_next_ = SIZE_MAX;
+  size_t tlv_length_ = 0;
   // The v1 line, or the v2 fixed part and address block (the largest, unix,
   // is 216 bytes); TLVs past the block are skipped unstored.
   std::array<uint8_t, 16 + 216> buf_{};

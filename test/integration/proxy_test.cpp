@@ -205,6 +205,7 @@ TEST_CASE("proxy: each bad header is closed without a reply and logged proxy-hea
       {v2(0x21, 0x11, ipv4_block.substr(0, 8)), "shorter than its address block"},
       {v2(0x21, 0x21, ipv4_block), "shorter than its address block"},
       {v2(0x21, 0x41, std::string(216, 'x')), "unknown address family"},
+      {v2(0x21, 0x11, ipv4_block + bytes({0x04, 0, 9}) + "abc"), "TLV runs past"},
   };
   for (const Bad& b : bad) {
     INFO(b.reason);
