@@ -169,11 +169,15 @@ TEST_CASE("a gracefully stopping instance goes down in HAProxy, its clients undi
   }
   REQUIRE(on_a.size() == 2);
   a->signal(SIGTERM);
+  // New clients, before HAProxy has seen the stop and after: every one
+  // served (a connect a refuses is tried again on b).
+  for (int i = 20; i < 24; ++i) CHECK(served_client(h, "127.0.0." + std::to_string(i)));
   CHECK(h.wait_state(0, "DOWN", 10s));
-  // New clients: every one served, by b.
-  for (int i = 20; i < 30; ++i) {
-    auto c = served_client(h, "127.0.0." + std::to_string(i));
+  for (int i = 24; i < 34; ++i) {
+    std::string source = "127.0.0." + std::to_string(i);
+    auto c = served_client(h, source);
     CHECK(c);
+    CHECK(serving({&b}, source) == 0);
   }
   // a's clients talk on, then leave; a stops as asked.
   for (auto& c : on_a) {
