@@ -4,6 +4,7 @@
 // closed without a reply and logged `proxy-header`.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
@@ -244,4 +245,16 @@ TEST_CASE("proxy: deny and max_per_ip apply to the header's address", "[proxy]")
   CHECK(second.reply() == "ERR too many connections from your address");
   CHECK(second.closed_within(3s));
   CHECK(logged(s, " 198\\.51\\.100\\.1:7000 .* per-ip-limit\n"));
+}
+
+TEST_CASE("proxy: a fast stop does not wait for a header to come", "[proxy]") {
+  Server s(proxy_args({}, 2));
+  Client waiting = from(s);
+  REQUIRE(waiting.send("PROXY TCP4 "));
+  REQUIRE(test::wait_until([&] { return status_of(s).find("(1 busy") != std::string::npos; }));
+  auto started = test::Clock::now();
+  s.signal(SIGINT);
+  CHECK(s.wait_exit(4s) == 0);
+  CHECK(waiting.closed_within(1s));
+  CHECK(test::Clock::now() - started < 3s);
 }
