@@ -466,7 +466,8 @@ std::unique_ptr<Transport> make_transport(ListenerTransport, const Config& confi
 
 ConnectionOutcome serve_connection(int fd, const sockaddr_storage& peer, ListenerTransport transport,
                                    const ConnectionContext& context) {
-  ConnectionOutcome outcome{CloseReason::client_closed, {ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)}, {}};
+  ConnectionOutcome outcome;
+  outcome.client = {ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)};
   context.slot->set_client(outcome.client);
   if (transport.proxy)
     if (auto closed = take_proxy_header(fd, peer, context, &outcome)) {
@@ -490,32 +491,6 @@ void refuse_connection(int fd, std::string_view notice, std::string_view termina
     (void)ignored;
   }
   close_lingering(fd, 0);
-}
-
-const char* close_reason_name(CloseReason r) {
-  switch (r) {
-    case CloseReason::client_closed: return "client-closed";
-    case CloseReason::exit_command: return "exit";
-    case CloseReason::idle_timeout: return "idle-timeout";
-    case CloseReason::send_timeout: return "send-timeout";
-    case CloseReason::reset: return "reset";
-    case CloseReason::shutdown: return "shutdown";
-    case CloseReason::auth_failed: return "auth-failed";
-    case CloseReason::refused: return "refused";
-    case CloseReason::per_ip_limit: return "per-ip-limit";
-    case CloseReason::too_slow: return "too-slow";
-    case CloseReason::auth_timeout: return "auth-timeout";
-    case CloseReason::slow_message: return "slow-message";
-    case CloseReason::unauthenticated: return "unauthenticated";
-    case CloseReason::auth_blocked: return "auth-blocked";
-    case CloseReason::proxy_header: return "proxy-header";
-  }
-  return "?";
-}
-
-bool is_refusal(CloseReason r) {
-  return r == CloseReason::refused || r == CloseReason::per_ip_limit || r == CloseReason::auth_blocked ||
-         r == CloseReason::proxy_header;
 }
 
 int64_t message_deadline(int64_t started_ms, uint64_t bytes, int64_t idle_ms, long long min_rate) {
