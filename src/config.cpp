@@ -79,7 +79,12 @@ void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
   c.access_log = absolute(c.access_log, cwd);
   c.auth_file = absolute(c.auth_file, cwd);
   for (auto& text : c.listen) {
-    if (text.rfind("unix:", 0) == 0 && text.size() > 5 && text[5] != '/') text = "unix:" + absolute(text.substr(5), cwd);
+    // The path comes after the unix: word, itself after any proxy: or ws:.
+    size_t at = 0;
+    for (std::string_view prefix : {"proxy:", "ws:"})
+      if (text.compare(at, prefix.size(), prefix) == 0) at += prefix.size();
+    if (text.compare(at, 5, "unix:") == 0 && text.size() > at + 5 && text[at + 5] != '/')
+      text = text.substr(0, at + 5) + absolute(text.substr(at + 5), cwd);
   }
 }
 

@@ -85,3 +85,11 @@ TEST_CASE("proxy_from: a bad range names the file, line and key", "[proxy]") {
   CHECK(word.exit_code == ws::exit_code::config);
   CHECK_THAT(word.message, Catch::Contains("proxy_from"));
 }
+
+TEST_CASE("a relative proxy:unix: path is made absolute like a unix: one", "[proxy]") {
+  test::TempDir dir;
+  auto o = parse_file(dir, "listen = [\"proxy:unix:run/a.sock\", \"unix:b.sock\", \"proxy:unix:/abs/c.sock\", \"proxy:9000\"]\n");
+  REQUIRE(o.proceed);
+  CHECK(o.options.config.listen ==
+        std::vector<std::string>{"proxy:unix:/work/run/a.sock", "unix:/work/b.sock", "proxy:unix:/abs/c.sock", "proxy:9000"});
+}
