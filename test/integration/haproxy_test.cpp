@@ -154,6 +154,23 @@ TEST_CASE("deny on a client's own address works through the balancer", "[haproxy
   CHECK(h.server_state(1).rfind("UP", 0) == 0);
 }
 
+TEST_CASE("max_per_ip counts each client's own address through the balancer", "[haproxy][no-valgrind]") {
+  // Every connection comes from HAProxy's 127.0.0.1; the limit still
+  // holds per client.
+  Server a(instance_args({"--max_per_ip", "1"}));
+  Haproxy h(in_front_of({&a}));
+  REQUIRE(h.wait_state(0, "UP"));
+  auto first = served_client(h, "127.0.0.2");
+  REQUIRE(first);
+  auto second = Client::try_connect(h.port(), "127.0.0.1", "127.0.0.2");
+  REQUIRE(second);
+  second->send("again\n");
+  CHECK(second->reply(5s) == "ERR too many connections from your address");
+  CHECK(second->closed_within(5s));
+  CHECK(served_client(h, "127.0.0.3"));
+  CHECK(test::wait_until([&] { return access_log(a).find(" per-ip-limit\n") != std::string::npos; }));
+}
+
 TEST_CASE("a gracefully stopping instance goes down in HAProxy, its clients undisturbed, and comes back up",
           "[haproxy][no-valgrind]") {
   auto a = std::make_unique<Server>(instance_args({"--graceful_timeout", "30"}));
