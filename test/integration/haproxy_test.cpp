@@ -230,8 +230,12 @@ TEST_CASE("an instance killed with SIGKILL: new clients go to the others", "[hap
   // The whole instance at once, master and workers, as when a host dies.
   kill(-a.pid(), SIGKILL);
   REQUIRE(a.wait_exit(5s));
+  // Gone once the last of its processes is: until then the kernel still
+  // completes connects to its port, and those clients are cut.
+  REQUIRE(test::wait_until([&] { return !Client::try_connect(a.port()); }));
   int served = 0;
   for (int i = 2; i < 14; ++i) served += served_client(h, "127.0.0." + std::to_string(i)).has_value();
+  INFO(h.log());
   CHECK(served == 12);
   CHECK(h.wait_state(0, "DOWN", 10s));
   CHECK(h.server_state(1).rfind("UP", 0) == 0);
