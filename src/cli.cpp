@@ -165,6 +165,8 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
   app.add_option("--auth_file", c.auth_file, "File holding the shared secret");
   app.add_option("--allow", c.allow, "Client CIDR allow list")->expected(1, any_count);
   app.add_option("--deny", c.deny, "Client CIDR deny list")->expected(1, any_count);
+  app.add_option("--proxy_from", c.proxy_from, "Where PROXY headers are believed from (CIDR list)")
+      ->expected(1, any_count)->capture_default_str();
   app.add_option("--max_per_ip", c.max_per_ip, "Most connections from one address (0 = no limit)")
       ->check(CLI::Range(0, 1 << 30))->capture_default_str();
   app.add_option("--auth_timeout", c.auth_timeout, "Seconds to authenticate (0 = no limit)")
@@ -194,7 +196,7 @@ void apply_words(const Words& w, Config& c) {
   c.overflow = *value_of(overflow_words, w.overflow);
   c.log_level = *value_of(log_level_words, w.log_level);
   c.unix_mode = static_cast<unsigned>(std::stoul(w.unix_mode, nullptr, 8));
-  for (auto* list : {&c.listen, &c.allow, &c.deny, &c.ws_origins})
+  for (auto* list : {&c.listen, &c.allow, &c.deny, &c.ws_origins, &c.proxy_from})
     list->erase(std::remove(list->begin(), list->end(), std::string()), list->end());
 }
 

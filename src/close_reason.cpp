@@ -21,12 +21,14 @@ const char* close_reason_name(CloseReason r) {
     case CloseReason::handshake: return "handshake";
     case CloseReason::protocol_error: return "protocol-error";
     case CloseReason::too_long: return "too-long";
+    case CloseReason::proxy_header: return "proxy-header";
   }
   return "?";
 }
 
 bool is_refusal(CloseReason r) {
-  return r == CloseReason::refused || r == CloseReason::per_ip_limit || r == CloseReason::auth_blocked;
+  return r == CloseReason::refused || r == CloseReason::per_ip_limit || r == CloseReason::auth_blocked ||
+         r == CloseReason::proxy_header;
 }
 
 }  // namespace ws

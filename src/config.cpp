@@ -66,9 +66,6 @@ bool validate(const Config& c, ConfigProblem* problem) {
     auto address = parse_listen_address(text, &error);
     if (!address) return fail(problem, "listen", error);
     has_udp = has_udp || address->type == SocketType::udp;
-    // Parsed already, served once its transport is wired (issue 13).
-    if (address->transport.proxy)
-      return fail(problem, "listen", "\"" + text + "\": the proxy: transport is not available yet");
   }
   if (has_udp && !c.auth_file.empty())
     return fail(problem, "auth_file", "authentication cannot be used with a udp: listener", "listen");
@@ -90,7 +87,7 @@ bool validate(const Config& c, ConfigProblem* problem) {
   }
   if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too", "user");
   return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem) &&
-         valid_origins(c.ws_origins, problem);
+         valid_origins(c.ws_origins, problem) && valid_cidrs(c.proxy_from, "proxy_from", problem);
 }
 
 void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
@@ -107,7 +104,12 @@ void resolve_paths(Config& c, bool as_root, const std::string& cwd) {
   c.auth_file = absolute(c.auth_file, cwd);
   c.ws_page = absolute(c.ws_page, cwd);
   for (auto& text : c.listen) {
-    if (text.rfind("unix:", 0) == 0 && text.size() > 5 && text[5] != '/') text = "unix:" + absolute(text.substr(5), cwd);
+    // The path comes after the unix: word, itself after any proxy: or ws:.
+    size_t at = 0;
+    for (std::string_view prefix : {"proxy:", "ws:"})
+      if (text.compare(at, prefix.size(), prefix) == 0) at += prefix.size();
+    if (text.compare(at, 5, "unix:") == 0 && text.size() > at + 5 && text[at + 5] != '/')
+      text = text.substr(0, at + 5) + absolute(text.substr(at + 5), cwd);
   }
 }
 

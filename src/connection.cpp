@@ -16,6 +16,7 @@
 
 #include "wsserver/chat_ring.hpp"
 #include "wsserver/log.hpp"
+#include "wsserver/proxy_header.hpp"
 #include "wsserver/session.hpp"
 #include "wsserver/signals.hpp"
 #include "wsserver/transport.hpp"
@@ -459,6 +460,45 @@ uint16_t port_of(const sockaddr_storage& peer) {
   return 0;
 }
 
+// SPEC 9: the whole header within 5 s of the connection.
+constexpr int64_t proxy_header_ms = 5000;
+
+bool stop_reading_header() {
+  if (signals::take(worker_signal::reopen_logs)) log::reopen();
+  return stop_now();
+}
+
+// The client a proxy: listener's header names (SPEC 9), made outcome->client;
+// a header that is missing, late, malformed or from a peer outside
+// proxy_from closes the connection unanswered. v2 LOCAL and v1 UNKNOWN
+// (health checks) keep the socket's address. The header's bytes count as
+// bytes in.
+std::optional<CloseReason> take_proxy_header(int fd, const sockaddr_storage& peer, const ConnectionContext& c,
+                                             ConnectionOutcome* outcome) {
+  std::string why = "its peer is not in proxy_from";
+  if (c.access->trusts_proxy(peer)) {
+    ProxyRead r = read_proxy_header(fd, monotonic_ms() + proxy_header_ms, stop_reading_header);
+    outcome->totals.in += r.bytes;
+    c.slot->add_traffic(r.bytes, 0);
+    if (r.result == ProxyRead::Result::stopped) {
+      close(fd);
+      return CloseReason::shutdown;
+    }
+    if (r.result == ProxyRead::Result::done) {
+      const ProxyHeader& h = r.header;
+      if (h.command == ProxyCommand::proxy) {
+        outcome->client = {ip_address_of(reinterpret_cast<const sockaddr*>(&h.source)), port_of(h.source)};
+        c.slot->set_client(outcome->client);
+      }
+      return std::nullopt;
+    }
+    why = r.why;
+  }
+  log::info("closed %s on a proxy: listener: %s", outcome->client.text().c_str(), why.c_str());
+  refuse_connection(fd, "", "");
+  return CloseReason::proxy_header;
+}
+
 std::unique_ptr<Transport> make_transport(ListenerTransport transport, const ConnectionContext& c) {
   if (transport.websocket) return std::make_unique<WebSocketTransport>(c.max_message);
   return std::make_unique<PlainTransport>(c.config->reply_terminator);
@@ -471,6 +511,11 @@ ConnectionOutcome serve_connection(int fd, const sockaddr_storage& peer, Listene
   ConnectionOutcome outcome;
   outcome.client = {ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)};
   context.slot->set_client(outcome.client);
+  if (transport.proxy)
+    if (auto closed = take_proxy_header(fd, peer, context, &outcome)) {
+      outcome.reason = *closed;
+      return outcome;
+    }
   if (auto refused = admission(fd, outcome.client, context, transport)) {
     outcome.reason = *refused;
     return outcome;

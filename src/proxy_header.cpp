@@ -2,14 +2,18 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/un.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <string>
 
 #include "wsserver/address.hpp"
+#include "wsserver/clock.hpp"
 
 namespace ws {
 namespace {
@@ -95,9 +99,10 @@ bool parse_ip(std::string_view s, int family, uint8_t* out) {
 size_t ProxyHeaderParser::feed(std::string_view bytes) {
   size_t used = 0;
   while (used < bytes.size() && status_ == Status::need_more) {
-    if (header_.version == 2 && seen_ >= buf_.size()) {
-      // Past the largest address block only TLVs remain: skipped unread.
-      size_t n = std::min(bytes.size() - used, total_ - seen_);
+    if (header_.version == 2 && seen_ >= buf_.size() && seen_ < tlv_next_) {
+      // Past the largest address block only TLVs remain: their values are
+      // skipped unread, up to the next TLV's own 3 bytes.
+      size_t n = std::min({bytes.size() - used, total_ - seen_, tlv_next_ - seen_});
       seen_ += n;
       used += n;
       if (seen_ == total_) finish_v2();
@@ -163,8 +168,19 @@ void ProxyHeaderParser::parse_v1_line() {
 void ProxyHeaderParser::take_v2(uint8_t byte) {
   size_t at = seen_++;
   if (at < buf_.size()) buf_[at] = byte;
-  if (at < v2_fixed) take_v2_fixed(at);
-  else if (seen_ == total_) finish_v2();
+  if (at < v2_fixed) return take_v2_fixed(at);
+  if (at >= tlv_next_) take_tlv_header(at - tlv_next_, byte);
+  if (status_ == Status::need_more && seen_ == total_) finish_v2();
+}
+
+// Byte i (type, then a 16-bit length) of the TLV that starts at tlv_next_.
+// The text lets a receiver ignore TLVs, not misread them: one that runs
+// past the header's length means the length, or the sender, is wrong.
+void ProxyHeaderParser::take_tlv_header(size_t i, uint8_t byte) {
+  if (i == 1) tlv_length_ = size_t{byte} << 8;
+  if (i != 2) return;
+  tlv_next_ += 3 + (tlv_length_ | byte);
+  if (tlv_next_ > total_) fail("v2 TLV runs past the header's length");
 }
 
 void ProxyHeaderParser::take_v2_fixed(size_t at) {
@@ -192,14 +208,17 @@ bool ProxyHeaderParser::has_addresses() const {
   return is_proxy() && buf_[13] >> 4 != family_unspec && (buf_[13] & 0xf) != transport_unspec;
 }
 
+// A header whose addresses count has its TLVs checked for length too; the
+// rest of a LOCAL or unspecified one is ignored whole, as the text says.
 void ProxyHeaderParser::check_v2_length() {
   total_ = v2_fixed + (size_t{buf_[14]} << 8 | buf_[15]);
-  if (has_addresses() && total_ < v2_fixed + block_size(buf_[13] >> 4))
-    fail("v2 length shorter than its address block");
+  if (has_addresses()) tlv_next_ = v2_fixed + block_size(buf_[13] >> 4);
+  if (has_addresses() && total_ < tlv_next_) fail("v2 length shorter than its address block");
   else if (seen_ == total_) finish_v2();
 }
 
 void ProxyHeaderParser::finish_v2() {
+  if (has_addresses() && tlv_next_ != total_) return fail("v2 TLV runs past the header's length");
   status_ = Status::done;
   if (!has_addresses()) return;
   header_.command = ProxyCommand::proxy;
@@ -217,6 +236,63 @@ void ProxyHeaderParser::finish_v2() {
       header_.address_len = set_unix(&header_.source, block);
       set_unix(&header_.destination, block + unix_path_size);
   }
+}
+
+namespace {
+
+ProxyRead bad_read(ProxyRead r, std::string why) {
+  r.result = ProxyRead::Result::bad;
+  r.why = std::move(why);
+  return r;
+}
+
+// Waits until `fd` has bytes (or EOF) by the deadline: 1 ready, 0 out of
+// time, -1 stopped by a signal and stop().
+int wait_readable(int fd, int64_t deadline_ms, bool (*stop)()) {
+  for (;;) {
+    int64_t left = deadline_ms - monotonic_ms();
+    if (left <= 0) return 0;
+    pollfd p{fd, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX)));
+    if (n > 0) return 1;
+    if (n < 0 && errno == EINTR && stop && stop()) return -1;
+    if (n < 0 && errno != EINTR) return 1;  // recv() will say what it is
+  }
+}
+
+}  // namespace
+
+// Peeks what has come, lets the parser take what belongs to the header,
+// and reads exactly that much: two calls for a header that comes whole.
+ProxyRead read_proxy_header(int fd, int64_t deadline_ms, bool (*stop)()) {
+  ProxyRead r;
+  ProxyHeaderParser parser;
+  char buf[1024];
+  while (parser.status() == ProxyHeaderParser::Status::need_more) {
+    int ready = wait_readable(fd, deadline_ms, stop);
+    if (ready < 0) {
+      r.result = ProxyRead::Result::stopped;
+      return r;
+    }
+    if (ready == 0) return bad_read(r, "no complete PROXY header in time");
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return bad_read(r, "connection closed inside the PROXY header");
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n < 0) return bad_read(r, std::string("reading the PROXY header: ") + std::strerror(errno));
+    size_t take = parser.feed(std::string_view(buf, static_cast<size_t>(n)));
+    // Peeked bytes are there to read: recv() returns them at once.
+    for (size_t left = take; left > 0;) {
+      ssize_t got = recv(fd, buf, left, MSG_DONTWAIT);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return bad_read(r, "the PROXY header could not be read back");
+      left -= static_cast<size_t>(got);
+      r.bytes += static_cast<uint64_t>(got);
+    }
+  }
+  if (parser.status() == ProxyHeaderParser::Status::bad) return bad_read(r, std::string(parser.reason()));
+  r.result = ProxyRead::Result::done;
+  r.header = parser.header();
+  return r;
 }
 
 }  // namespace ws

@@ -17,6 +17,7 @@ enum class CloseReason {
   handshake,        // ws: answered over HTTP (the page, a refusal) or never upgraded
   protocol_error,   // ws: a frame against RFC 6455 (close 1002) or text not UTF-8 (1007)
   too_long,         // ws: a message over max_message (close 1009)
+  proxy_header,     // a proxy: listener's header missing, late, malformed or untrusted
 };
 // As the access log writes it.
 const char* close_reason_name(CloseReason r);

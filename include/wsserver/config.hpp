@@ -73,6 +73,9 @@ struct Config {
   std::vector<std::string> allow;
   std::vector<std::string> deny;
   int max_per_ip = 0;
+  // Where a PROXY header is believed from, on proxy: listeners (SPEC 9);
+  // unix sockets are always trusted.
+  std::vector<std::string> proxy_from{"127.0.0.0/8", "::1/128"};
   int auth_timeout = 10;         // seconds to authenticate (0 = no limit)
   long long min_rate = 1024;     // bytes/s a message slower than idle_timeout must keep up (0 = none)
   int auth_max_failures = 10;    // failed AUTHs per minute per address before it is refused (0 = no limit)

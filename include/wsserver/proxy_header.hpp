@@ -16,6 +16,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace ws {
@@ -61,6 +62,7 @@ class ProxyHeaderParser {
   void take_v1(uint8_t byte);
   void take_v2(uint8_t byte);
   void take_v2_fixed(size_t at);
+  void take_tlv_header(size_t i, uint8_t byte);
   void parse_v1_line();
   bool is_proxy() const;
   bool has_addresses() const;
@@ -74,9 +76,25 @@ class ProxyHeaderParser {
   ProxyHeader header_;
   size_t seen_ = 0;   // bytes fed and consumed so far
   size_t total_ = 0;  // v2: 16 + its length field, once known
+  // v2 with addresses: where the next TLV starts (none yet: never reached),
+  // and the length field of the one being read.
+  size_t tlv_next_ = SIZE_MAX;
+  size_t tlv_length_ = 0;
   // The v1 line, or the v2 fixed part and address block (the largest, unix,
   // is 216 bytes); TLVs past the block are skipped unstored.
   std::array<uint8_t, 16 + 216> buf_{};
 };
+
+// The header that starts a connection, read from `fd` (blocking) as the
+// peek way above: never a byte past it, whatever the split. Gives up at
+// `deadline_ms` (monotonic_ms()), at EOF, on an error, or when a signal
+// interrupts a wait and `stop()` says to.
+struct ProxyRead {
+  enum class Result { done, bad, stopped } result = Result::bad;
+  ProxyHeader header;  // when done
+  std::string why;     // when bad: for the log
+  uint64_t bytes = 0;  // taken from the socket
+};
+ProxyRead read_proxy_header(int fd, int64_t deadline_ms, bool (*stop)());
 
 }  // namespace ws

@@ -78,11 +78,12 @@ free_port() {
 }
 
 # Starts wsserver in its own process group: start_wsserver NAME PORT ARGS...
-# Sets $pid; the log is $dir/NAME.log, the pid file $dir/NAME.pid.
+# Sets $pid; the log is $dir/NAME.log, the pid file $dir/NAME.pid. With
+# listen_prefix=proxy: set, the listener takes PROXY headers.
 start_wsserver() {
   local name=$1 port=$2
   shift 2
-  setsid "$build/wsserver" -c /dev/null --listen "127.0.0.1:$port" --pid_file "$dir/$name.pid" "$@" \
+  setsid "$build/wsserver" -c /dev/null --listen "${listen_prefix:-}127.0.0.1:$port" --pid_file "$dir/$name.pid" "$@" \
     2>"$dir/$name.log" </dev/null &
   pid=$!
   started+=("$pid")

@@ -370,3 +370,28 @@ TEST_CASE("proxy header: nothing is taken once done", "[proxy]") {
   CHECK(p.feed("PROXY UNKNOWN\r\n") == 0);
   CHECK(p.want() == 0);
 }
+
+TEST_CASE("proxy header: a v2 TLV that runs past the header's length", "[proxy]") {
+  // The length field says where the header ends; a TLV claiming more, or a
+  // TLV's own 3 bytes cut short by it, means one of them lies.
+  std::string cut = tlv(0x04, std::string(10, 'x'));
+  check_bad(v2(0x21, 0x11, ipv4_block + cut.substr(0, cut.size() - 1)), "TLV runs past");
+  check_bad(v2(0x21, 0x11, ipv4_block + tlv(0x01, "h2") + bytes({0x04})), "TLV runs past");
+  check_bad(v2(0x21, 0x11, ipv4_block + bytes({0x04, 0})), "TLV runs past");
+  check_bad(v2(0x21, 0x21, ipv6_block + bytes({0x04, 0xff, 0xff})), "TLV runs past");
+  // Past the stored address block too, after a long TLV that is fine.
+  std::string long_tlv = tlv(0xe0, std::string(1000, 'a'));
+  check_bad(v2(0x21, 0x31, unix_block + long_tlv + bytes({0x04, 0, 5}) + "abc"), "TLV runs past");
+  // One that ends exactly with the header is whole.
+  for (const std::string& header : {v2(0x21, 0x11, ipv4_block + cut), v2(0x21, 0x31, unix_block + long_tlv + tlv(4, ""))}) {
+    Parsed r = parse(header + payload);
+    CHECK(r.status == Status::done);
+    CHECK(split_failure(header) == "");
+  }
+  // LOCAL and unspecified headers are ignored past their fixed part, TLVs too.
+  for (const std::string& header : {v2(0x20, 0x11, ipv4_block + bytes({0x04, 0xff})), v2(0x21, 0x00, bytes({1, 9}))}) {
+    Parsed r = parse(header + payload);
+    CHECK(r.status == Status::done);
+    CHECK(r.header.command == ws::ProxyCommand::local);
+  }
+}
