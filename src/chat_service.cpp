@@ -1,6 +1,9 @@
 // The chat service: each message goes into the shared ring (chat_ring.hpp),
 // and each connection delivers to its client what the others published.
+#include <utility>
+
 #include "wsserver/chat_ring.hpp"
+#include "wsserver/scoreboard.hpp"
 #include "wsserver/service.hpp"
 
 namespace ws {
@@ -8,7 +11,8 @@ namespace {
 
 class ChatService : public Service {
  public:
-  explicit ChatService(const ServiceContext& c) : ring_(*c.ring), slot_(c.slot), terminator_(terminator_bytes(c.terminator)) {}
+  explicit ChatService(const ServiceContext& c)
+      : ring_(*c.ring), slot_(c.slot), counters_(c.counters), terminator_(terminator_bytes(c.terminator)) {}
 
   bool whole_messages() const override { return true; }
   void feed(std::string_view part, std::string&) override { message_.append(part); }
@@ -16,6 +20,7 @@ class ChatService : public Service {
     // A person at a telnet prompt ends lines with CRLF; the CR is not text.
     if (!message_.empty() && message_.back() == '\r') message_.pop_back();
     ring_.publish(message_, client_id_);
+    if (counters_) counters_->count_chat(1, 0);
     message_.clear();
   }
 
@@ -29,13 +34,18 @@ class ChatService : public Service {
     // which it is never sent: read on until what it is sent fills the room,
     // or "more" would say something waits for a client that has nothing.
     size_t start = out.size();
+    uint64_t delivered = 0;
     for (;;) {
       size_t added = out.size() - start;
       auto r = ring_.read(cursor_, room > added ? room - added : 0, [&](uint64_t sender, std::string_view message) {
         if (sender == client_id_) return;  // the sender gets no copy
         out.append(message);
         out.append(terminator_);
+        ++delivered;
       });
+      // Counted once queued for the client: what its socket then refuses
+      // is dropped with the client (too slow), and counted all the same.
+      if (counters_) counters_->count_chat(0, std::exchange(delivered, 0));
       if (r.status == ChatRing::ReadStatus::overrun) return Collected::overrun;
       if (!r.more) return Collected::all;
       if (out.size() - start >= room) return Collected::more;
@@ -47,6 +57,7 @@ class ChatService : public Service {
  private:
   ChatRing& ring_;
   int slot_;
+  WorkerSlot* counters_;
   std::string_view terminator_;
   std::string message_;
   uint64_t client_id_ = 0;

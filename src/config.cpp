@@ -34,6 +34,16 @@ std::string absolute(const std::string& path, const std::string& cwd) {
   return cwd + "/" + path;
 }
 
+// The endpoint is TCP only: a scraper comes over the network.
+bool valid_metrics_listen(const std::string& text, ConfigProblem* problem) {
+  if (text.empty()) return true;
+  std::string error;
+  auto address = parse_listen_address(text, &error);
+  if (!address) return fail(problem, "metrics_listen", error);
+  if (address->transport != Transport::tcp) return fail(problem, "metrics_listen", "HOST:PORT or PORT expected, not " + text);
+  return true;
+}
+
 }  // namespace
 
 bool validate(const Config& c, ConfigProblem* problem) {
@@ -59,6 +69,7 @@ bool validate(const Config& c, ConfigProblem* problem) {
                 "min_spare (" + std::to_string(c.min_spare) + ") exceeds max_spare (" + std::to_string(c.max_spare) + ")",
                 "max_spare");
   if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too", "user");
+  if (!valid_metrics_listen(c.metrics_listen, problem)) return false;
   return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem);
 }
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 
+#include "wsserver/access_log.hpp"
 #include "wsserver/connection.hpp"
 #include "wsserver/datagram.hpp"
 #include "wsserver/exit_codes.hpp"
@@ -123,7 +124,7 @@ class Worker {
         }
     if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
     if (setup_.chat) setup_.chat->attach(setup_.slot, static_cast<int>(getpid()));
-    service_ = make_service(config_.service, {config_.reply_terminator, setup_.chat, setup_.slot});
+    service_ = make_service(config_.service, {config_.reply_terminator, setup_.chat, setup_.slot, &slot_});
     if (!buffer_.ok()) fail_setup(log::syscall_error("mmap"));
     size_t max_message = static_cast<size_t>(config_.max_message);
     if (setup_.chat) max_message = std::min(max_message, setup_.chat->max_message());
@@ -289,14 +290,14 @@ class Worker {
       signals::block(client_signals);
     }
     if (reason == CloseReason::refused || reason == CloseReason::per_ip_limit) slot_.count_rejected();
+    slot_.count_close(reason);
     ++served_;
     // A reopen asked for while this client was served applies to its line.
     if (signals::take(worker_signal::reopen_logs)) log::reopen();
     if (log::access_enabled())
-      log::access("%s %d %.3f %llu %llu %llu %s", client.text().c_str(), static_cast<int>(getpid()),
-                  static_cast<double>(monotonic_ms() - started) / 1000.0,
-                  static_cast<unsigned long long>(totals.messages), static_cast<unsigned long long>(totals.in),
-                  static_cast<unsigned long long>(totals.out), close_reason_name(reason));
+      log_access_record({wall_clock_ms(), client.text(), static_cast<int>(getpid()), monotonic_ms() - started,
+                         totals.messages, totals.in, totals.out, close_reason_name(reason)},
+                        config_.access_log_format);
     if (totals.in + totals.out > large_transfer) shed_memory();
     slot_.set_state(WorkerState::idle, wall_clock_ms());
   }

@@ -17,6 +17,7 @@
 namespace ws {
 
 class ChatRing;
+class WorkerSlot;
 
 class Service {
  public:
@@ -46,6 +47,7 @@ struct ServiceContext {
   Terminator terminator = Terminator::nul;
   ChatRing* ring = nullptr;  // chat only
   int slot = -1;             // the worker's scoreboard slot (chat wake-ups)
+  WorkerSlot* counters = nullptr;  // that slot, to count chat messages; may be null
 };
 
 std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context);
