@@ -8,15 +8,6 @@
 namespace ws {
 namespace {
 
-// The length of the well-formed UTF-8 sequence at the start of `s`, or 0.
-size_t utf8_sequence(std::string_view s) {
-  auto lead = static_cast<uint8_t>(s[0]);
-  size_t length = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
-  if (length > s.size()) return 0;
-  Utf8Validator v;
-  return v.feed(s.substr(0, length)) && v.complete() ? length : 0;
-}
-
 void append_escape(std::string& out, unsigned code) {
   char buf[8];
   snprintf(buf, sizeof buf, "\\u%04x", code);
@@ -47,7 +38,7 @@ void append_sequence(std::string& out, std::string_view sequence) {
 std::string json_string(std::string_view bytes) {
   std::string out = "\"";
   while (!bytes.empty()) {
-    size_t n = utf8_sequence(bytes);
+    size_t n = utf8_char_length(bytes);
     if (n == 1) append_ascii(out, bytes[0]);
     else if (n == 0) out += "\\ufffd";
     else append_sequence(out, bytes.substr(0, n));

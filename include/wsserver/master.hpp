@@ -15,6 +15,8 @@
 #include "wsserver/control.hpp"
 #include "wsserver/handoff.hpp"
 #include "wsserver/listener.hpp"
+#include "wsserver/metrics.hpp"
+#include "wsserver/metrics_server.hpp"
 #include "wsserver/pidfile.hpp"
 #include "wsserver/privileges.hpp"
 #include "wsserver/scoreboard.hpp"
@@ -36,6 +38,7 @@ struct MasterSetup {
   std::string identity_warning;  // from resolve_identity, logged once started
   std::optional<PidFile> pid_file;
   std::optional<ControlServer> control;
+  std::optional<MetricsServer> metrics;  // metrics_listen's endpoint, when set
   std::string secret;  // auth_file's, loaded by main and on reload
 };
 
@@ -84,6 +87,9 @@ class Master {
   void retire_one_worker();
   void kill_overdue_workers();
   void reload();
+  bool apply_reload();
+  bool open_metrics(const Config& next, std::optional<MetricsServer>* fresh);
+  void adopt_metrics(const std::string& address, std::optional<MetricsServer> fresh);
   bool prepare_chat(const Config& config);
   bool open_new_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* fresh);
   std::vector<Listener> adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener> fresh);
@@ -100,6 +106,7 @@ class Master {
   std::vector<int> master_only_fds() const;
   StatusSnapshot snapshot() const;
   std::string answer_control(const std::string& request) const;
+  MetricsSnapshot metrics_snapshot() const;
   void finish();
 
   MasterSetup s_;
@@ -136,6 +143,10 @@ class Master {
   int64_t next_spawn_ms_ = 0;
   Counters retired_totals_;
   uint64_t worker_deaths_ = 0;
+  MasterCounters master_counters_;
+  // The largest totals the metrics have shown: a total never goes back,
+  // whatever a worker wrote in its slot.
+  mutable Counters shown_totals_;
 };
 
 }  // namespace ws
