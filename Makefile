@@ -41,7 +41,7 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_e
 # needs CLI11 and Catch2 headers; the tests also use these tools (add new
 # ones to TEST_PACKAGES).
 BUILD_PACKAGES = libcli11-dev catch2
-TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate
+TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate prometheus python3
 
 .PHONY: all run test bench bench-chat bench-scale clean install uninstall fresh-root FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench
