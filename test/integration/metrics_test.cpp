@@ -17,6 +17,7 @@
 
 #include "../support/client.hpp"
 #include "../support/json_check.hpp"
+#include "../support/proc_fds.hpp"
 #include "../support/program.hpp"
 #include "../support/server.hpp"
 #include "../support/tempdir.hpp"
@@ -199,6 +200,32 @@ TEST_CASE("metrics: silent, huge and byte-by-byte metrics clients never delay su
   CHECK_THAT(trickled, Catch::StartsWith("HTTP/1.1 200 OK"));
   CHECK(silent.closed_within(7s));  // 5 s from accept, then closed unanswered
   CHECK(stalled.closed_within(1s));
+}
+
+TEST_CASE("metrics: a worker holds neither the metrics socket nor a scraper's connection") {
+  Server server({"--workers", "1", "--metrics_listen", "127.0.0.1:0"});
+  REQUIRE(server.wait_workers(1));
+  uint16_t port = metrics_port(server);
+  Client stalled = Client::connect(port);
+  REQUIRE(stalled.send("GET /m"));
+  // A scrape answered after it: the master has accepted the stalled one too.
+  metrics(port);
+  // Forked while the master holds both: the replacement of a killed worker.
+  int first = server.workers().at(0);
+  REQUIRE(kill(first, SIGKILL) == 0);
+  REQUIRE(test::wait_until([&] {
+    auto now = server.workers();
+    return now.size() == 1 && now[0] != first;
+  }));
+  REQUIRE(server.wait_workers(1));
+  auto sockets = test::socket_table();
+  std::string suffix = ":" + std::to_string(port);
+  for (const auto& [fd, link] : test::open_fds(server.workers().at(0))) {
+    auto it = sockets.find(test::socket_inode(link));
+    if (it == sockets.end()) continue;
+    INFO("worker fd " << fd << " " << it->second.local);
+    CHECK_FALSE(it->second.local.ends_with(suffix));
+  }
 }
 
 TEST_CASE("metrics: a metrics_listen that cannot be bound stops the start; a bad one is a config error") {
