@@ -154,6 +154,41 @@ TEST_CASE("metrics: counters move with clients, a killed worker and reloads, and
   CHECK(check.status == 0);
 }
 
+TEST_CASE("metrics: a reload moves the endpoint to a new metrics_listen, or changes nothing if it cannot bind it") {
+  Server server({}, "workers = 1\nmetrics_listen = 127.0.0.1:0\n");
+  REQUIRE(server.wait_workers(1));
+  uint16_t old_port = metrics_port(server);
+  // A port this test holds, so that the first new address cannot be bound.
+  ws::Fd held(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(0x7f000002);  // 127.0.0.2
+  socklen_t length = sizeof address;
+  REQUIRE(bind(held.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(listen(held.get(), 1) == 0);
+  REQUIRE(getsockname(held.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  server.dir().write("wsserver.conf",
+                     "workers = 1\nmetrics_listen = 127.0.0.2:" + std::to_string(ntohs(address.sin_port)) + "\n");
+  server.signal(SIGHUP);
+  REQUIRE(server.wait_log("reload failed, nothing changed: metrics_listen: cannot bind"));
+  CHECK(value(metrics(old_port), "wsserver_reloads_total{result=\"refused\"}") == 1);
+
+  server.dir().write("wsserver.conf", "workers = 1\nmetrics_listen = 127.0.0.2:0\n");
+  server.signal(SIGHUP);
+  REQUIRE(server.wait_log("reloaded: generation 2"));
+  CHECK(server.log_count("no more metrics on 127.0.0.1:" + std::to_string(old_port)) == 1);
+  std::string log = server.log();
+  size_t at = log.find("metrics on http://127.0.0.2:");
+  REQUIRE(at != std::string::npos);
+  auto new_port = static_cast<uint16_t>(std::stoi(log.substr(at + 28)));
+  Client moved = Client::connect(new_port, "127.0.0.2");
+  REQUIRE(moved.send(scrape));
+  auto answer = moved.read_to_eof(5s);
+  REQUIRE(answer);
+  CHECK(value(body_of(*answer), "wsserver_reloads_total{result=\"applied\"}") == 1);
+  CHECK_FALSE(Client::try_connect(old_port));
+}
+
 // [no-valgrind]: "at once" is a time limit.
 TEST_CASE("metrics: silent, huge and byte-by-byte metrics clients never delay supervision", "[no-valgrind]") {
   Server server({"--workers", "2", "--metrics_listen", "127.0.0.1:0"});
