@@ -195,40 +195,24 @@ ASAN_BUILD = build/asan
 # size but inside its capacity.
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
   -D_GLIBCXX_ASSERTIONS
-ASAN_REPORTS = $(CURDIR)/$(ASAN_BUILD)/reports
-# Reports go to files, not stderr: a worker's stderr is the server log of an
-# integration test, kept in a temporary directory that the test deletes. Every
-# report aborts its process, and any file under reports/ fails the run.
-# detect_leaks: the master and the one-shot commands (-t, -s) end with exit(),
-# where LeakSanitizer checks; workers end with _exit(), which skips it, so a
-# sanitized worker runs the check itself before it leaves (src/worker.cpp).
-# The reports directory is world-writable: workers may run as nobody.
-ASAN_ENV = ASAN_OPTIONS=log_path=$(ASAN_REPORTS)/report:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1 \
-  UBSAN_OPTIONS=log_path=$(ASAN_REPORTS)/report:halt_on_error=1:print_stacktrace=1
+
+# A sanitized build throws its objects away when its flags change, so a flag
+# change is never half applied.
+define flags_stamp
+	@mkdir -p $(@D); echo '$(1)' | cmp -s - $@ || { rm -rf $(@D)/obj; echo '$(1)' > $@; }
+endef
 
 .PHONY: asan
-# Objects built with other flags are thrown away, so a flag change is not half applied.
 $(ASAN_BUILD)/flags: FORCE
-	@mkdir -p $(@D); echo '$(SANITIZER_CXX) $(ASAN_FLAGS)' | cmp -s - $@ || \
-	  { rm -rf $(@D)/obj; echo '$(SANITIZER_CXX) $(ASAN_FLAGS)' > $@; }
+	$(call flags_stamp,$(SANITIZER_CXX) $(ASAN_FLAGS))
 
 asan: $(ASAN_BUILD)/flags
 	@test/need-packages $(BUILD_PACKAGES) $(TEST_PACKAGES) $(SANITIZER_PACKAGES)
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(ASAN_FLAGS)' \
 	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so)
-	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS) && chmod 1777 $(ASAN_REPORTS)
-	@$(ASAN_ENV) WSSERVER=$(CURDIR)/$(ASAN_BUILD)/wsserver WSBENCH=$(CURDIR)/$(ASAN_BUILD)/wsbench \
-	  TEST_LOGS=$(ASAN_BUILD)/test-logs test/run-tests $(ASAN_BUILD)/unit-tests $(ASAN_BUILD)/integration-tests; \
-	rc=$$?; reports=$$(find $(ASAN_REPORTS) -type f | sort); \
-	if [ -n "$$reports" ]; then \
-	  for r in $$reports; do echo "---- sanitizer report $$r"; cat "$$r"; done; \
-	  echo "asan: $$(echo "$$reports" | wc -l) sanitizer report(s) in $(ASAN_BUILD)/reports/"; exit 1; \
-	fi; \
-	echo "asan: no sanitizer report"; exit $$rc
+	@test/asan/run $(ASAN_BUILD)
 
-# libFuzzer targets, test/fuzz/*_fuzz.cpp: each runs FUZZ_SECONDS from the
-# seeds committed in test/fuzz/corpus/NAME/; what it learns goes to
-# build/fuzz/corpus/NAME/ and what it breaks to build/fuzz/artifacts/.
+# libFuzzer targets, test/fuzz/*_fuzz.cpp, each run FUZZ_SECONDS by test/fuzz/run.
 FUZZ_BUILD = build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = $(patsubst test/fuzz/%_fuzz.cpp,%,$(wildcard test/fuzz/*_fuzz.cpp))
@@ -237,8 +221,7 @@ FUZZ_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,un
 
 .PHONY: fuzz
 $(FUZZ_BUILD)/flags: FORCE
-	@mkdir -p $(@D); echo '$(SANITIZER_CXX) $(FUZZ_FLAGS)' | cmp -s - $@ || \
-	  { rm -rf $(@D)/obj; echo '$(SANITIZER_CXX) $(FUZZ_FLAGS)' > $@; }
+	$(call flags_stamp,$(SANITIZER_CXX) $(FUZZ_FLAGS))
 
 # Kept, though only a chain of pattern rules builds them, so that make does
 # not delete and rebuild them every time.
@@ -246,24 +229,10 @@ $(FUZZ_BUILD)/flags: FORCE
 $(BUILD)/fuzz-%: $(BUILD)/obj/test/fuzz/%_fuzz.o $(LIB_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) -fsanitize=fuzzer $^ -o $@
 
-# -timeout: an input that takes 10 s is a hang. Every target runs, then
-# any failure fails the whole; a target's output is in build/fuzz/NAME.log.
 fuzz: $(FUZZ_BUILD)/flags
 	@test/need-packages $(BUILD_PACKAGES) $(SANITIZER_PACKAGES)
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(FUZZ_FLAGS)' \
 	  $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
-	@passed=0; failed=0; \
-	for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
-	  if $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
-	       -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- $(FUZZ_BUILD)/corpus/$$t test/fuzz/corpus/$$t \
-	       >$(FUZZ_BUILD)/$$t.log 2>&1; then \
-	    passed=$$((passed + 1)); \
-	    echo "pass $$t: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(FUZZ_BUILD)/$$t.log | grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, corpus $$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l) files"; \
-	  else \
-	    failed=$$((failed + 1)); echo "---- FAILED: $$t (log: $(FUZZ_BUILD)/$$t.log)"; tail -n 60 $(FUZZ_BUILD)/$$t.log; \
-	  fi; \
-	done; \
-	echo "fuzz: $$passed passed, $$failed failed"; [ $$failed = 0 ]
+	@test/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -58,17 +58,27 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text, std::st
   if (text.find('\0') != std::string_view::npos) return fail(error, text, "holds a NUL byte");
   ListenAddress out;
   out.text = std::string(text);
-  if (text.rfind("unix:", 0) == 0) {
-    out.transport = Transport::unix_stream;
-    out.path = std::string(text.substr(5));
+  // The transport prefixes of SPEC section 8, in that order: proxy:ws:9000.
+  std::string_view rest = text;
+  if (rest.rfind("proxy:", 0) == 0) {
+    out.transport.proxy = true;
+    rest.remove_prefix(6);
+  }
+  if (rest.rfind("ws:", 0) == 0) {
+    out.transport.websocket = true;
+    rest.remove_prefix(3);
+  }
+  if (rest.rfind("unix:", 0) == 0) {
+    out.type = SocketType::unix_stream;
+    out.path = std::string(rest.substr(5));
     if (out.path.empty()) return fail(error, text, "empty path");
     if (out.path.size() >= sizeof(sockaddr_un{}.sun_path)) return fail(error, text, "path too long for a unix socket");
     return out;
   }
-  std::string_view rest = text;
-  if (text.rfind("udp:", 0) == 0) {
-    out.transport = Transport::udp;
-    rest = text.substr(4);
+  if (rest.rfind("udp:", 0) == 0) {
+    if (out.transport.proxy || out.transport.websocket) return fail(error, text, "proxy: and ws: are for stream listeners, not udp:");
+    out.type = SocketType::udp;
+    rest.remove_prefix(4);
   }
   return parse_inet(text, rest, std::move(out), error);
 }

@@ -11,12 +11,11 @@ namespace {
 
 class ChatService : public Service {
  public:
-  explicit ChatService(const ServiceContext& c)
-      : ring_(*c.ring), slot_(c.slot), counters_(c.counters), terminator_(terminator_bytes(c.terminator)) {}
+  explicit ChatService(const ServiceContext& c) : ring_(*c.ring), slot_(c.slot), counters_(c.counters) {}
 
   bool whole_messages() const override { return true; }
-  void feed(std::string_view part, std::string&) override { message_.append(part); }
-  void end(std::string&) override {
+  void feed(std::string_view part, Replies&) override { message_.append(part); }
+  void end(Replies&) override {
     // A person at a telnet prompt ends lines with CRLF; the CR is not text.
     if (!message_.empty() && message_.back() == '\r') message_.pop_back();
     ring_.publish(message_, client_id_);
@@ -29,7 +28,7 @@ class ChatService : public Service {
     client_id_ = client_id;
     cursor_ = ring_.join();
   }
-  Collected collect(std::string& out, size_t room) override {
+  Collected collect(Replies& out, size_t room) override {
     // The ring counts every message against the room, the client's own too,
     // which it is never sent: read on until what it is sent fills the room,
     // or "more" would say something waits for a client that has nothing.
@@ -40,7 +39,7 @@ class ChatService : public Service {
       auto r = ring_.read(cursor_, room > added ? room - added : 0, [&](uint64_t sender, std::string_view message) {
         if (sender == client_id_) return;  // the sender gets no copy
         out.append(message);
-        out.append(terminator_);
+        out.end();
         ++delivered;
       });
       // Counted once queued for the client: what its socket then refuses
@@ -58,7 +57,6 @@ class ChatService : public Service {
   ChatRing& ring_;
   int slot_;
   WorkerSlot* counters_;
-  std::string_view terminator_;
   std::string message_;
   uint64_t client_id_ = 0;
   ChatCursor cursor_;

@@ -1,6 +1,7 @@
 #include "wsserver/connection.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,12 +9,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
+#include <ctime>
+#include <memory>
 #include <optional>
 
 #include "wsserver/chat_ring.hpp"
 #include "wsserver/log.hpp"
 #include "wsserver/session.hpp"
 #include "wsserver/signals.hpp"
+#include "wsserver/transport.hpp"
 
 namespace ws {
 namespace {
@@ -41,18 +46,23 @@ struct Deadline {
   CloseReason reason = CloseReason::idle_timeout;
 };
 
-class Conversation {
+class Connection {
  public:
-  Conversation(int fd, const ConnectionContext& c, ConnectionTotals* totals)
+  Connection(int fd, const IpAddress& peer, std::unique_ptr<Transport> transport, const ConnectionContext& c,
+             ConnectionTotals* totals)
       : fd_(fd),
+        peer_(peer),
         c_(c),
         totals_(totals),
-        session_(*c.service, {terminator_bytes(c.config->reply_terminator), c.max_message, c.secret}) {}
+        transport_(std::move(transport)),
+        session_(*c.service, {c.max_message, c.secret}),
+        out_(*transport_),
+        pending_(*transport_) {}
 
-  // Two loops, one per way of waiting, both feeding the one session and
-  // deliver(): a service that only answers (strip, echo) blocks in recv(),
-  // one system call per message; a service that pushes (chat) waits in
-  // ppoll on the client and its ring at once.
+  // Two loops, one per way of waiting, both feeding the one transport and
+  // session through handle() and deliver(): a service that only answers
+  // (strip, echo) blocks in recv(), one system call per message; a service
+  // that pushes (chat) waits in ppoll on the client and its ring at once.
   CloseReason run() {
     CloseReason reason = pushing_ ? converse_pushing() : converse();
     end(reason);
@@ -73,8 +83,8 @@ class Conversation {
         continue;
       }
       if (n == 0) {
-        c_.out->clear();
-        Session::Step step = session_.finish(*c_.out);
+        out_.clear();
+        Session::Step step = transport_->finish(session_, out_);
         if (step == Session::Step::auth_failed) fail_auth();
         if (int err = flush()) return send_failure(err);
         return CloseReason::client_closed;
@@ -190,9 +200,7 @@ class Conversation {
         if (auto reason = handle({c_.buffer, static_cast<size_t>(n)})) return *reason;
         note_message_start(static_cast<size_t>(n));
       } else if (n == 0) {
-        c_.out->clear();
-        session_.finish(*c_.out);
-        pending_.append(*c_.out);
+        transport_->finish(session_, pending_);
         send_pending();
         return CloseReason::client_closed;
       } else if (errno != EAGAIN && errno != EINTR) {
@@ -225,12 +233,11 @@ class Conversation {
   // Sends what the socket takes now; false if the connection failed.
   bool send_pending() {
     while (!pending_.empty()) {
-      ssize_t n = send(fd_, pending_.data(), pending_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = send(fd_, pending_.wire().data(), pending_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
         totals_->out += static_cast<uint64_t>(n);
         c_.slot->add_traffic(0, static_cast<uint64_t>(n));
-        at_boundary_ = pending_[static_cast<size_t>(n) - 1] == terminator_end();
-        pending_.erase(0, static_cast<size_t>(n));
+        pending_.consume(static_cast<size_t>(n));
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -239,16 +246,17 @@ class Conversation {
     return true;
   }
 
-  // Runs the session over one read; a reason when the connection must end.
+  // Runs the transport and session over one read; a reason when the
+  // connection must end.
   std::optional<CloseReason> handle(std::string_view bytes) {
     while (!bytes.empty()) {
-      c_.out->clear();
-      Session::Result r = session_.receive(bytes, *c_.out);
+      out_.clear();
+      Session::Result r = transport_->receive(bytes, session_, replies());
       bytes.remove_prefix(r.consumed);
       if (r.step == Session::Step::auth_failed) {
         // Replies before the failure go out first; the rest waits for the delay.
         if (auto reason = deliver()) return reason;
-        c_.out->clear();
+        out_.clear();
         fail_auth();
         if (stop_now()) return CloseReason::shutdown;
       }
@@ -260,15 +268,16 @@ class Conversation {
     return std::nullopt;
   }
 
-  // Hands the session's output to the client: sent at once in a blocking
-  // conversation, queued behind the pushed output in a pushing one.
+  // Where the session's replies go: out_, sent at once in a blocking
+  // connection; behind the pushed output in a pushing one.
+  Replies& replies() { return pushing_ ? pending_ : out_; }
+
+  // Hands the session's replies to the client.
   std::optional<CloseReason> deliver() {
     if (!pushing_) {
       if (int err = flush()) return send_failure(err);
       return std::nullopt;
     }
-    pending_.append(*c_.out);
-    c_.out->clear();
     count_messages();
     if (!send_pending()) return CloseReason::reset;
     return std::nullopt;
@@ -286,7 +295,7 @@ class Conversation {
     timespec delay{auth_failure_delay_ms / 1000, (auth_failure_delay_ms % 1000) * 1000000L};
     sigset_t open = signals::current_mask_without(signals::make_set({worker_signal::stop_now}));
     ppoll(nullptr, 0, &delay, &open);
-    session_.notice("ERR authentication failed", *c_.out);
+    Session::notice("ERR authentication failed", replies());
   }
 
   // Counted for the client's address in every worker: past
@@ -296,16 +305,16 @@ class Conversation {
     if (!c_.auth_limit) return;
     bool started = false;
     address_refused_ =
-        c_.auth_limit->record_failure(c_.peer, monotonic_ms(), c_.config->auth_max_failures, &started);
+        c_.auth_limit->record_failure(peer_, monotonic_ms(), c_.config->auth_max_failures, &started);
     if (started)
-      log::warn("refusing %s for %lld s: more than %d failed AUTH attempts in a minute", address_text(c_.peer).c_str(),
+      log::warn("refusing %s for %lld s: more than %d failed AUTH attempts in a minute", address_text(peer_).c_str(),
                 static_cast<long long>(AuthLimit::window_ms / 1000), c_.config->auth_max_failures);
   }
 
   int flush() {
-    int err = send_all(fd_, *c_.out, stop_now);
-    totals_->out += c_.out->size();
-    c_.slot->add_traffic(0, c_.out->size());
+    int err = send_all(fd_, out_.wire(), stop_now);
+    totals_->out += out_.size();
+    c_.slot->add_traffic(0, out_.size());
     count_messages();
     return err;
   }
@@ -317,27 +326,12 @@ class Conversation {
   }
 
   void send_notice(std::string_view text) {
-    c_.out->clear();
-    session_.notice(text, *c_.out);
+    out_.clear();
+    Session::notice(text, out_);
     // Never blocks: a client whose buffers are full is not listening anyway.
-    ssize_t ignored = send(fd_, c_.out->data(), c_.out->size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t ignored = send(fd_, out_.wire().data(), out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)ignored;
   }
-
-  // Empties pending_ but for the rest of a message whose start was sent:
-  // the client must never see half a message.
-  void drop_whole_messages() {
-    if (!pending_.empty() && !at_boundary_) {
-      size_t end = pending_.find(terminator_end());
-      pending_.resize(end == std::string::npos ? pending_.size() : end + 1);
-    } else {
-      pending_.clear();
-    }
-  }
-
-  // Messages never hold a terminator byte, so the first one in pending_
-  // ends the message it belongs to.
-  char terminator_end() const { return terminator_bytes(c_.config->reply_terminator).back(); }
 
   // Sends pending_ as room appears, for at most wait_ms (best effort: the
   // connection is being closed either way).
@@ -379,8 +373,8 @@ class Conversation {
         // Its queue is dropped; the notice goes behind what the kernel holds
         // already, if the client makes room within a second, so a client that
         // reads again learns why it was cut.
-        drop_whole_messages();
-        session_.notice("ERR too slow", pending_);
+        pending_.drop_unstarted();
+        Session::notice("ERR too slow", pending_);
         flush_waiting(too_slow_notice_wait_ms);
         close_lingering(fd_, linger_ms);
         return;
@@ -390,27 +384,67 @@ class Conversation {
   }
 
   int fd_;
+  const IpAddress peer_;
   const ConnectionContext& c_;
   ConnectionTotals* totals_;
+  std::unique_ptr<Transport> transport_;
   Session session_;
+  Replies out_;      // the session's replies to what the client just sent
   const bool pushing_ = c_.service->pushes();
   const int64_t idle_ms_ = int64_t{c_.config->idle_timeout} * 1000;
   const int64_t connected_ms_ = monotonic_ms();
   int64_t message_started_ms_ = -1;  // the first byte of the message in progress, or -1
   bool address_refused_ = false;     // a failed AUTH took the address past auth_max_failures
-  std::string pending_;  // pushed output and replies not yet taken by the socket
-  bool at_boundary_ = true;  // what was sent so far ends with a whole message
+  Replies pending_;  // pushed output and replies not yet taken by the socket
 };
+
+// Who the client is and whether it may stay: a reason to turn it away, or
+// nothing. allow / deny and max_per_ip judge the client's own address.
+std::optional<CloseReason> admission(int fd, const ClientAddress& client, const ConnectionContext& c) {
+  std::string_view terminator = terminator_bytes(c.config->reply_terminator);
+  if (!c.access->admits(client.ip)) {
+    log::info("refused %s: not allowed by allow/deny", client.text().c_str());
+    refuse_connection(fd, "", "");
+    return CloseReason::refused;
+  }
+  // Our own slot already counts, so more than the limit means over it.
+  if (c.config->max_per_ip > 0 && client.ip.family != AF_UNSPEC &&
+      c.board->clients_from(client.ip) > c.config->max_per_ip) {
+    log::info("refused %s: more than max_per_ip (%d) connections", client.text().c_str(), c.config->max_per_ip);
+    refuse_connection(fd, "ERR too many connections from your address", terminator);
+    return CloseReason::per_ip_limit;
+  }
+  if (c.secret && c.auth_limit && c.auth_limit->blocked(client.ip, monotonic_ms())) {
+    refuse_connection(fd, "ERR too many failed authentications", terminator);
+    return CloseReason::auth_blocked;
+  }
+  return std::nullopt;
+}
+
+uint16_t port_of(const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(peer).sin_port);
+  if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(peer).sin6_port);
+  return 0;
+}
+
+std::unique_ptr<Transport> make_transport(ListenerTransport, const Config& config) {
+  return std::make_unique<PlainTransport>(config.reply_terminator);
+}
 
 }  // namespace
 
-CloseReason serve_connection(int fd, const ConnectionContext& context, ConnectionTotals* totals) {
-  if (context.secret && context.auth_limit && context.auth_limit->blocked(context.peer, monotonic_ms())) {
-    refuse_connection(fd, "ERR too many failed authentications",
-                      terminator_bytes(context.config->reply_terminator));
-    return CloseReason::auth_blocked;
+ConnectionOutcome serve_connection(int fd, const sockaddr_storage& peer, ListenerTransport transport,
+                                   const ConnectionContext& context) {
+  ConnectionOutcome outcome;
+  outcome.client = {ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)};
+  context.slot->set_client(outcome.client);
+  if (auto refused = admission(fd, outcome.client, context)) {
+    outcome.reason = *refused;
+    return outcome;
   }
-  return Conversation(fd, context, totals).run();
+  Connection connection(fd, outcome.client.ip, make_transport(transport, *context.config), context, &outcome.totals);
+  outcome.reason = connection.run();
+  return outcome;
 }
 
 void refuse_connection(int fd, std::string_view notice, std::string_view terminator) {
@@ -421,6 +455,70 @@ void refuse_connection(int fd, std::string_view notice, std::string_view termina
     (void)ignored;
   }
   close_lingering(fd, 0);
+}
+
+const char* close_reason_name(CloseReason r) {
+  switch (r) {
+    case CloseReason::client_closed: return "client-closed";
+    case CloseReason::exit_command: return "exit";
+    case CloseReason::idle_timeout: return "idle-timeout";
+    case CloseReason::send_timeout: return "send-timeout";
+    case CloseReason::reset: return "reset";
+    case CloseReason::shutdown: return "shutdown";
+    case CloseReason::auth_failed: return "auth-failed";
+    case CloseReason::refused: return "refused";
+    case CloseReason::per_ip_limit: return "per-ip-limit";
+    case CloseReason::too_slow: return "too-slow";
+    case CloseReason::auth_timeout: return "auth-timeout";
+    case CloseReason::slow_message: return "slow-message";
+    case CloseReason::unauthenticated: return "unauthenticated";
+    case CloseReason::auth_blocked: return "auth-blocked";
+  }
+  return "?";
+}
+
+bool is_refusal(CloseReason r) {
+  return r == CloseReason::refused || r == CloseReason::per_ip_limit || r == CloseReason::auth_blocked;
+}
+
+int64_t message_deadline(int64_t started_ms, uint64_t bytes, int64_t idle_ms, long long min_rate) {
+  if (idle_ms <= 0 || min_rate <= 0) return INT64_MAX;
+  // Keeps bytes * 1000 from overflowing: a message past a petabyte has
+  // outlived any deadline worth keeping.
+  if (bytes > uint64_t{1} << 50) return INT64_MAX;
+  int64_t at_rate = static_cast<int64_t>(bytes * 1000 / static_cast<uint64_t>(min_rate));
+  return started_ms + (at_rate > idle_ms ? at_rate : idle_ms);
+}
+
+int send_all(int fd, std::string_view data, bool (*interrupted)()) {
+  while (!data.empty()) {
+    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (errno == EINTR && !(interrupted && interrupted())) continue;
+    return errno;
+  }
+  return 0;
+}
+
+void close_lingering(int fd, int linger_ms) {
+  // ENOTCONN here means the client is gone already: nothing to wait for.
+  if (shutdown(fd, SHUT_WR) == 0 && linger_ms > 0) {
+    timespec start{}, now{};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    char sink[4096];
+    for (;;) {
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      pollfd p{fd, POLLIN, 0};
+      if (spent >= linger_ms || poll(&p, 1, static_cast<int>(linger_ms - spent)) <= 0) break;
+      ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
+    }
+  }
+  close(fd);
 }
 
 }  // namespace ws

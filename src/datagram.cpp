@@ -134,7 +134,7 @@ void DatagramGuard::note_drop(Verdict verdict, const sockaddr* source, int64_t n
               replies_per_second);
 }
 
-void answer_datagram(std::string_view datagram, Service& service, std::string& out) {
+void answer_datagram(std::string_view datagram, Service& service, Replies& out) {
   if (!datagram.empty() && (datagram.back() == '\n' || datagram.back() == '\0')) datagram.remove_suffix(1);
   service.feed(datagram, out);
   service.end(out);
@@ -170,7 +170,7 @@ Received receive(int fd, char* buffer, size_t size) {
 }  // namespace
 
 DatagramTotals serve_datagrams(int fd, Service& service, const AccessRules& access, DatagramGuard& guard,
-                               char* buffer, size_t size, std::string& out) {
+                               char* buffer, size_t size, Replies& out) {
   DatagramTotals totals;
   for (int i = 0; i < batch; ++i) {
     Received r = receive(fd, buffer, size);
@@ -193,7 +193,7 @@ DatagramTotals serve_datagrams(int fd, Service& service, const AccessRules& acce
     totals.in += static_cast<uint64_t>(r.size);
     // A reply that cannot go (too big with its terminator, or the peer is
     // unreachable) is dropped, as UDP drops.
-    if (sendto(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL, source, r.peer_len) > 0)
+    if (sendto(fd, out.wire().data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL, source, r.peer_len) > 0)
       totals.out += out.size();
   }
   return totals;

@@ -18,9 +18,9 @@ bool open_handoff(Handoff* handoff) {
 
 namespace {
 
-// One byte of data carrying one descriptor.
+// One byte of data (the listener's transport) carrying one descriptor.
 struct OneDescriptor {
-  char byte = 'c';
+  unsigned char byte = 0;
   iovec iov{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
@@ -35,8 +35,9 @@ struct OneDescriptor {
 
 }  // namespace
 
-bool send_client(int handoff_fd, int fd) {
+bool send_client(int handoff_fd, int fd, unsigned char tag) {
   OneDescriptor m;
+  m.byte = tag;
   msghdr& msg = m.msg;
   cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
   cmsg->cmsg_level = SOL_SOCKET;
@@ -46,7 +47,7 @@ bool send_client(int handoff_fd, int fd) {
   return sendmsg(handoff_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == 1;
 }
 
-int receive_client(int handoff_fd) {
+int receive_client(int handoff_fd, unsigned char* tag) {
   OneDescriptor m;
   msghdr& msg = m.msg;
   if (recvmsg(handoff_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) return -1;
@@ -54,6 +55,7 @@ int receive_client(int handoff_fd) {
   if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS) return -1;
   int fd;
   std::memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+  *tag = m.byte;
   return fd;
 }
 

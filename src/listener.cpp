@@ -35,20 +35,20 @@ bool fail(std::string* error, const std::string& what, int err) {
 }
 
 // Opens one inet socket bound to `addr`; for a stream socket also listens.
-bool bind_inet(const sockaddr* addr, socklen_t len, Transport transport, int backlog, Listener& out,
+bool bind_inet(const sockaddr* addr, socklen_t len, SocketType type, int backlog, Listener& out,
                std::string* error) {
-  int type = transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
-  Fd fd(socket(addr->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  int socket_type = type == SocketType::udp ? SOCK_DGRAM : SOCK_STREAM;
+  Fd fd(socket(addr->sa_family, socket_type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   std::string name = format_address(addr, len);
   if (!fd) return fail(error, "cannot create a socket for " + name, errno);
   int one = 1;
   // Both options only fail for bad arguments; they are constants here.
-  if (transport == Transport::tcp) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (type == SocketType::tcp) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (addr->sa_family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (bind(fd.get(), addr, len) != 0) return fail(error, "cannot bind " + name, errno);
-  if (transport == Transport::tcp && listen(fd.get(), backlog) != 0) return fail(error, "cannot listen on " + name, errno);
+  if (type == SocketType::tcp && listen(fd.get(), backlog) != 0) return fail(error, "cannot listen on " + name, errno);
   std::string local = local_name(fd.get());
-  out.sockets.push_back({std::move(fd), transport, local});
+  out.sockets.push_back({std::move(fd), type, local});
   return true;
 }
 
@@ -67,7 +67,7 @@ bool bind_any(const ListenAddress& a, int backlog, Listener& out, std::string* e
   six.sin6_family = AF_INET6;
   six.sin6_addr = in6addr_any;
   six.sin6_port = htons(a.port);
-  if (!bind_inet(reinterpret_cast<sockaddr*>(&six), sizeof six, a.transport, backlog, out, error)) {
+  if (!bind_inet(reinterpret_cast<sockaddr*>(&six), sizeof six, a.type, backlog, out, error)) {
     // Without IPv6 in the kernel, IPv4 alone is what "every address" means.
     if (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL) return false;
   }
@@ -76,13 +76,13 @@ bool bind_any(const ListenAddress& a, int backlog, Listener& out, std::string* e
   four.sin_addr.s_addr = htonl(INADDR_ANY);
   // With port 0 both families share the port the kernel chose for the first.
   four.sin_port = htons(out.sockets.empty() ? a.port : static_cast<uint16_t>(port_of(out.sockets.front())));
-  return bind_inet(reinterpret_cast<sockaddr*>(&four), sizeof four, a.transport, backlog, out, error);
+  return bind_inet(reinterpret_cast<sockaddr*>(&four), sizeof four, a.type, backlog, out, error);
 }
 
 bool bind_host(const ListenAddress& a, int backlog, Listener& out, std::string* error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = a.transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_socktype = a.type == SocketType::udp ? SOCK_DGRAM : SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
   std::string port = std::to_string(a.port);
@@ -95,7 +95,7 @@ bool bind_host(const ListenAddress& a, int backlog, Listener& out, std::string* 
     std::string name = format_address(ai->ai_addr, ai->ai_addrlen);
     bool seen = false;
     for (const auto& s : out.sockets) seen = seen || s.local == name;
-    if (!seen) ok = bind_inet(ai->ai_addr, ai->ai_addrlen, a.transport, backlog, out, error);
+    if (!seen) ok = bind_inet(ai->ai_addr, ai->ai_addrlen, a.type, backlog, out, error);
   }
   freeaddrinfo(found);
   return ok;
@@ -156,7 +156,7 @@ bool bind_unix(const ListenAddress& a, int backlog, const UnixAccess& access, Li
     return false;
   }
   if (listen(fd.get(), backlog) != 0) return fail(error, "cannot listen on unix:" + a.path, errno);
-  out.sockets.push_back({std::move(fd), Transport::unix_stream, "unix:" + a.path});
+  out.sockets.push_back({std::move(fd), SocketType::unix_stream, "unix:" + a.path});
   return true;
 }
 
@@ -175,14 +175,14 @@ std::optional<UnixAccess> unix_access(const Config& config, const Identity& work
 }
 
 bool set_unix_access(const Listener& listener, const UnixAccess& access, std::string* error) {
-  return listener.address.transport != Transport::unix_stream || apply_unix_access(listener.address.path, access, error);
+  return listener.address.type != SocketType::unix_stream || apply_unix_access(listener.address.path, access, error);
 }
 
 std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error,
                                       const UnixAccess& access) {
   Listener out;
   out.address = address;
-  bool ok = address.transport == Transport::unix_stream ? bind_unix(address, backlog, access, out, error)
+  bool ok = address.type == SocketType::unix_stream ? bind_unix(address, backlog, access, out, error)
             : address.host.empty()                      ? bind_any(address, backlog, out, error)
                                                         : bind_host(address, backlog, out, error);
   if (!ok) return std::nullopt;
@@ -193,7 +193,7 @@ void set_inherited_options(const Listener& listener, int idle_timeout_seconds) {
   timeval tv{idle_timeout_seconds, 0};
   int one = 1;
   for (const auto& s : listener.sockets) {
-    if (s.transport != Transport::tcp) continue;
+    if (s.type != SocketType::tcp) continue;
     // Only bad arguments make these fail; the options are constants here.
     setsockopt(s.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(s.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -202,7 +202,7 @@ void set_inherited_options(const Listener& listener, int idle_timeout_seconds) {
 }
 
 void refuse_new_connections(const Listener& listener) {
-  if (listener.address.transport == Transport::unix_stream) {
+  if (listener.address.type == SocketType::unix_stream) {
     remove_socket_file(listener);
     return;
   }
@@ -212,7 +212,7 @@ void refuse_new_connections(const Listener& listener) {
   sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
   sock_fprog program{1, drop_all};
   for (const auto& s : listener.sockets) {
-    if (s.transport != Transport::tcp) continue;
+    if (s.type != SocketType::tcp) continue;
     if (setsockopt(s.fd.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0)
       log::warn("cannot stop new connections on %s: %s", s.local.c_str(), std::strerror(errno));
   }
@@ -221,7 +221,7 @@ void refuse_new_connections(const Listener& listener) {
 bool backlog_drained(const BoundSocket& socket) { return accept_queue_length(socket) <= 0; }
 
 int accept_queue_length(const BoundSocket& socket) {
-  if (socket.transport != Transport::tcp) return -1;
+  if (socket.type != SocketType::tcp) return -1;
   tcp_info info{};
   socklen_t len = sizeof info;
   // For a listening socket the kernel reports its accept queue's length in tcpi_unacked.
@@ -235,14 +235,14 @@ bool socket_readable(const BoundSocket& socket) {
 }
 
 void stop_listening(const BoundSocket& socket) {
-  if (socket.transport != Transport::tcp) return;
+  if (socket.type != SocketType::tcp) return;
   // ENOTCONN: it was not listening any more; nothing to stop.
   shutdown(socket.fd.get(), SHUT_RDWR);
 }
 
 void remove_socket_file(const Listener& listener) {
   // A missing file is fine: someone cleaned up already.
-  if (listener.address.transport == Transport::unix_stream) unlink(listener.address.path.c_str());
+  if (listener.address.type == SocketType::unix_stream) unlink(listener.address.path.c_str());
 }
 
 }  // namespace ws

@@ -149,7 +149,7 @@ void Master::wait_for_event() {
     } else {
       for (const auto& listener : s_.listeners)
         for (const auto& socket : listener.sockets)
-          if (socket.transport != Transport::udp) fds.push_back({socket.fd.get(), POLLIN, 0});
+          if (socket.type != SocketType::udp) fds.push_back({socket.fd.get(), POLLIN, 0});
     }
   }
   timespec timeout{};
@@ -265,7 +265,7 @@ void Master::begin_stop(Stop kind) {
   // needs no other: a unix listener's file is gone, so nobody new reaches it.
   for (auto& listener : s_.listeners)
     std::erase_if(listener.sockets,
-                  [kind](const BoundSocket& s) { return kind == Stop::fast || s.transport != Transport::tcp; });
+                  [kind](const BoundSocket& s) { return kind == Stop::fast || s.type != SocketType::tcp; });
 }
 
 // The master, not each worker, ends the listening: a listening socket is one

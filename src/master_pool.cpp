@@ -187,8 +187,16 @@ void Master::take_overflow(int listen_fd) {
     if (out_of_resources(errno)) pause_overflow_for_resources(errno);
     return;  // otherwise a worker was quicker, or the client left
   }
-  overflow_.push_back({std::move(client), monotonic_ms() + (overflow_.size() < max_overflow ? overflow_grace_ms : 0)});
+  int64_t deadline = monotonic_ms() + (overflow_.size() < max_overflow ? overflow_grace_ms : 0);
+  overflow_.push_back({std::move(client), deadline, transport_of(listen_fd).tag()});
   settle_overflow();
+}
+
+ListenerTransport Master::transport_of(int listen_fd) const {
+  for (const auto& listener : s_.listeners)
+    for (const auto& socket : listener.sockets)
+      if (socket.fd.get() == listen_fd) return listener.address.transport;
+  return {};
 }
 
 void Master::pause_overflow_for_resources(int err) {
@@ -205,7 +213,7 @@ void Master::settle_overflow() {
   int idle = overflow_.empty() ? 0 : count_pool().idle;
   int64_t now = monotonic_ms();
   for (auto it = overflow_.begin(); it != overflow_.end();) {
-    if (idle > 0 && send_client(handoff_.master_end.get(), it->client.get())) {
+    if (idle > 0 && send_client(handoff_.master_end.get(), it->client.get(), it->transport_tag)) {
       log::debug("handed a waiting client to a worker that turned idle");
       --idle;
     } else if (now >= it->deadline_ms || stop_ != Stop::none) {

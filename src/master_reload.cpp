@@ -70,7 +70,7 @@ std::vector<Listener> Master::adopt_listeners(const Config& next, const UnixAcce
       continue;
     }
     for (const auto& socket : same->sockets)
-      if (socket.transport != Transport::udp) listen(socket.fd.get(), next.backlog);  // applies a new backlog
+      if (socket.type != SocketType::udp) listen(socket.fd.get(), next.backlog);  // applies a new backlog
     std::string error;
     if (!set_unix_access(*same, access, &error)) log::warn("%s", error.c_str());  // it keeps serving as it was
     adopted.push_back(std::move(*same));

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "wsserver/connection.hpp"
 #include "wsserver/utf8.hpp"
 
 namespace ws {

@@ -7,12 +7,8 @@ namespace {
 
 class StripService : public Service {
  public:
-  explicit StripService(Terminator t) : terminator_(terminator_bytes(t)) {}
-  void feed(std::string_view part, std::string& out) override { strip_append(part, out); }
-  void end(std::string& out) override { out.append(terminator_); }
-
- private:
-  std::string_view terminator_;
+  void feed(std::string_view part, Replies& out) override { strip_append(part, out.reply_bytes()); }
+  void end(Replies& out) override { out.end(); }
 };
 
 // Echo answers the message as sent, less one trailing \r (telnet sends CRLF).
@@ -20,20 +16,18 @@ class StripService : public Service {
 // message.
 class EchoService : public Service {
  public:
-  explicit EchoService(Terminator t) : terminator_(terminator_bytes(t)) {}
-  void feed(std::string_view part, std::string& out) override {
+  void feed(std::string_view part, Replies& out) override {
     if (part.empty()) return;
-    if (pending_cr_) out.push_back('\r');
+    if (pending_cr_) out.append("\r");
     pending_cr_ = part.back() == '\r';
     out.append(part.substr(0, part.size() - (pending_cr_ ? 1 : 0)));
   }
-  void end(std::string& out) override {
+  void end(Replies& out) override {
     pending_cr_ = false;
-    out.append(terminator_);
+    out.end();
   }
 
  private:
-  std::string_view terminator_;
   bool pending_cr_ = false;
 };
 
@@ -41,11 +35,11 @@ class EchoService : public Service {
 
 std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context) {
   switch (kind) {
-    case ServiceKind::echo: return std::make_unique<EchoService>(context.terminator);
+    case ServiceKind::echo: return std::make_unique<EchoService>();
     case ServiceKind::chat: return make_chat_service(context);
     case ServiceKind::strip: break;
   }
-  return std::make_unique<StripService>(context.terminator);
+  return std::make_unique<StripService>();
 }
 
 }  // namespace ws

@@ -83,7 +83,7 @@ bool secret_matches(std::string_view given, std::string_view secret) {
 Session::Session(Service& service, const SessionLimits& limits)
     : service_(service), limits_(limits), matcher_(limits.secret != nullptr), authenticated_(limits.secret == nullptr) {}
 
-Session::Result Session::receive(std::string_view bytes, std::string& out) {
+Session::Result Session::receive(std::string_view bytes, Replies& out) {
   size_t at = 0;
   TerminatorScan scan(bytes);
   while (at < bytes.size()) {
@@ -97,14 +97,19 @@ Session::Result Session::receive(std::string_view bytes, std::string& out) {
   return {Step::more, bytes.size()};
 }
 
-Session::Step Session::finish(std::string& out) { return in_message_ ? end_message(out) : Step::more; }
-
-void Session::notice(std::string_view text, std::string& out) const {
-  out.append(text);
-  out.append(limits_.terminator);
+Session::Step Session::message_part(std::string_view part, bool last, Replies& out) {
+  take_part(part, out);
+  return last ? end_message(out) : Step::more;
 }
 
-void Session::take_part(std::string_view part, std::string& out) {
+Session::Step Session::finish(Replies& out) { return in_message_ ? end_message(out) : Step::more; }
+
+void Session::notice(std::string_view text, Replies& out) {
+  out.append(text);
+  out.end();
+}
+
+void Session::take_part(std::string_view part, Replies& out) {
   if (part.empty()) return;
   in_message_ = true;
   message_bytes_ += part.size();
@@ -127,7 +132,7 @@ void Session::take_part(std::string_view part, std::string& out) {
   service_.feed(part, out);
 }
 
-Session::Step Session::end_message(std::string& out) {
+Session::Step Session::end_message(Replies& out) {
   Step step = Step::more;
   std::string_view secret;
   Command command = too_long_ || !deciding_ ? Command::none : classify(held_, limits_.secret != nullptr, &secret);
@@ -150,7 +155,7 @@ Session::Step Session::end_message(std::string& out) {
   return step;
 }
 
-Session::Step Session::run_command(Command command, std::string_view secret, std::string& out) {
+Session::Step Session::run_command(Command command, std::string_view secret, Replies& out) {
   if (command == Command::exit) return Step::leave;
   if (secret_matches(secret, *limits_.secret)) {
     authenticated_ = true;

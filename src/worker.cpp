@@ -66,12 +66,6 @@ void check_leaks() {
 #endif
 }
 
-uint16_t port_of(const sockaddr_storage& peer) {
-  if (peer.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(peer).sin_port);
-  if (peer.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(peer).sin6_port);
-  return 0;
-}
-
 class Worker {
  public:
   explicit Worker(const WorkerSetup& setup)
@@ -115,20 +109,21 @@ class Worker {
     if (!epoll_) fail_setup(log::syscall_error("epoll_create1"));
     for (const auto& listener : *setup_.listeners)
       for (const auto& socket : listener.sockets)
-        if (socket.transport != Transport::udp) watch(socket.fd.get(), &stream_fds_);
+        if (socket.type != SocketType::udp) watch(socket.fd.get(), &stream_fds_);
     for (const auto& listener : *setup_.listeners)
       for (const auto& socket : listener.sockets)
-        if (socket.transport == Transport::udp) {
+        if (socket.type == SocketType::udp) {
           watch(socket.fd.get(), &datagram_fds_);
           datagram_guard_.watch(socket.fd.get());
         }
     if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
     if (setup_.chat) setup_.chat->attach(setup_.slot, static_cast<int>(getpid()));
-    service_ = make_service(config_.service, {config_.reply_terminator, setup_.chat, setup_.slot, &slot_});
+    service_ = make_service(config_.service, {setup_.chat, setup_.slot, &slot_});
     if (!buffer_.ok()) fail_setup(log::syscall_error("mmap"));
     size_t max_message = static_cast<size_t>(config_.max_message);
     if (setup_.chat) max_message = std::min(max_message, setup_.chat->max_message());
-    context_ = {&config_, service_.get(), &slot_, setup_.secret, max_message, buffer_.data(), buffer_.size(), &out_, 0};
+    context_ = {&config_,       service_.get(), &slot_,        setup_.board,          setup_.access,
+                setup_.secret, max_message,    buffer_.data(), buffer_.size(),        setup_.auth_limit};
     slot_.set_state(WorkerState::idle, wall_clock_ms());
   }
 
@@ -193,12 +188,13 @@ class Worker {
   // and serves it; false if none was waiting.
   bool take_client() {
     if (setup_.handoff_fd >= 0) {
-      int fd = receive_client(setup_.handoff_fd);
+      unsigned char tag = 0;
+      int fd = receive_client(setup_.handoff_fd, &tag);
       if (fd >= 0) {
         sockaddr_storage peer{};
         socklen_t len = sizeof peer;
         getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);  // on failure: an unknown peer
-        admit(fd, peer);
+        admit(fd, peer, ListenerTransport::from_tag(tag));
         return true;
       }
     }
@@ -210,7 +206,7 @@ class Worker {
       int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
       if (fd >= 0) {
         next_listener_ = (next_listener_ + i + 1) % stream_fds_.size();
-        admit(fd, peer);
+        admit(fd, peer, transport_of(listen_fd));
         return true;
       }
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -223,6 +219,13 @@ class Worker {
     }
     if (stopped >= 0) forget_listener(stopped);
     return false;
+  }
+
+  ListenerTransport transport_of(int listen_fd) const {
+    for (const auto& listener : *setup_.listeners)
+      for (const auto& socket : listener.sockets)
+        if (socket.fd.get() == listen_fd) return listener.address.transport;
+    return {};
   }
 
   // The master stopped this socket listening (a graceful stop once its
@@ -252,7 +255,7 @@ class Worker {
     bool any = false;
     for (int fd : datagram_fds_) {
       DatagramTotals totals = serve_datagrams(fd, *service_, *setup_.access, datagram_guard_, buffer_.data(),
-                                               buffer_.size(), out_);
+                                               buffer_.size(), datagram_out_);
       if (totals.datagrams == 0) continue;
       any = true;
       slot_.add_traffic(totals.in, totals.out);
@@ -261,42 +264,26 @@ class Worker {
     return any;
   }
 
-  // allow / deny and max_per_ip, then the conversation.
-  void admit(int fd, const sockaddr_storage& peer) {
-    ClientAddress client{ip_address_of(reinterpret_cast<const sockaddr*>(&peer)), port_of(peer)};
-    slot_.set_client(client);
+  // Serves one client through the client path (connection.hpp), then
+  // writes its access-log line.
+  void admit(int fd, const sockaddr_storage& peer, ListenerTransport transport) {
     slot_.set_state(WorkerState::busy, wall_clock_ms());
     slot_.count_client();
     int64_t started = monotonic_ms();
-    ConnectionTotals totals;
-    CloseReason reason;
-    if (!setup_.access->admits(client.ip)) {
-      reason = CloseReason::refused;
-      log::info("refused %s: not allowed by allow/deny", client.text().c_str());
-      refuse_connection(fd, "", "");
-    } else if (config_.max_per_ip > 0 && client.ip.family != AF_UNSPEC &&
-               setup_.board->clients_from(client.ip) > config_.max_per_ip) {
-      // Our own slot already counts, so more than the limit means over it.
-      reason = CloseReason::per_ip_limit;
-      log::info("refused %s: more than max_per_ip (%d) connections", client.text().c_str(), config_.max_per_ip);
-      refuse_connection(fd, "ERR too many connections from your address", terminator_bytes(config_.reply_terminator));
-    } else {
-      configure_client_socket(fd, peer);
-      context_.client_id = static_cast<uint64_t>(getpid()) << 32 | static_cast<uint32_t>(served_);
-      context_.auth_limit = setup_.auth_limit;
-      context_.peer = client.ip;
-      signals::unblock(client_signals);
-      reason = serve_connection(fd, context_, &totals);
-      signals::block(client_signals);
-    }
-    if (reason == CloseReason::refused || reason == CloseReason::per_ip_limit) slot_.count_rejected();
-    slot_.count_close(reason);
+    configure_client_socket(fd, peer);
+    context_.client_id = static_cast<uint64_t>(getpid()) << 32 | static_cast<uint32_t>(served_);
+    signals::unblock(client_signals);
+    ConnectionOutcome outcome = serve_connection(fd, peer, transport, context_);
+    signals::block(client_signals);
+    if (is_refusal(outcome.reason)) slot_.count_rejected();
+    slot_.count_close(outcome.reason);
     ++served_;
     // A reopen asked for while this client was served applies to its line.
     if (signals::take(worker_signal::reopen_logs)) log::reopen();
+    const ConnectionTotals& totals = outcome.totals;
     if (log::access_enabled())
-      log_access_record({wall_clock_ms(), client.text(), static_cast<int>(getpid()), monotonic_ms() - started,
-                         totals.messages, totals.in, totals.out, close_reason_name(reason)},
+      log_access_record({wall_clock_ms(), outcome.client.text(), static_cast<int>(getpid()), monotonic_ms() - started,
+                         totals.messages, totals.in, totals.out, close_reason_name(outcome.reason)},
                         config_.access_log_format);
     if (totals.in + totals.out > large_transfer) shed_memory();
     slot_.set_state(WorkerState::idle, wall_clock_ms());
@@ -304,7 +291,7 @@ class Worker {
 
   void shed_memory() {
     buffer_.release_pages();
-    std::string().swap(out_);
+    datagram_out_ = Replies(datagram_framing_);
     // glibc hands whole free pages back to the kernel, wherever they are.
     malloc_trim(0);
   }
@@ -340,7 +327,8 @@ class Worker {
   bool retiring_ = false;
   std::unique_ptr<Service> service_;
   PageBuffer buffer_{read_buffer_size};
-  std::string out_;
+  TerminatedReplies datagram_framing_{config_.reply_terminator};
+  Replies datagram_out_{datagram_framing_};
   ConnectionContext context_{};
   long long served_ = 0;
   int64_t last_resource_log_ms_ = -resource_log_interval_ms;

@@ -62,10 +62,10 @@ class DatagramGuard {
 // Answers what waits on `fd` (non-blocking), at most a batch; datagrams
 // from addresses allow/deny refuse, or that `guard` stops, are dropped.
 DatagramTotals serve_datagrams(int fd, Service& service, const AccessRules& access, DatagramGuard& guard,
-                               char* buffer, size_t size, std::string& out);
+                               char* buffer, size_t size, Replies& out);
 
 // One datagram's reply: a single trailing LF or NUL is the message's end,
 // not part of it.
-void answer_datagram(std::string_view datagram, Service& service, std::string& out);
+void answer_datagram(std::string_view datagram, Service& service, Replies& out);
 
 }  // namespace ws

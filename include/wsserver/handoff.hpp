@@ -15,9 +15,11 @@ struct Handoff {
 };
 
 bool open_handoff(Handoff* handoff);
-// Master: passes `fd` (the caller still closes its copy). False if it could not.
-bool send_client(int handoff_fd, int fd);
-// Worker: a client passed by the master, or -1 if none waits.
-int receive_client(int handoff_fd);
+// Master: passes `fd` and the one byte `tag` with it (the caller still
+// closes its copy). False if it could not.
+bool send_client(int handoff_fd, int fd, unsigned char tag);
+// Worker: a client passed by the master, or -1 if none waits; *tag gets the
+// byte sent with it.
+int receive_client(int handoff_fd, unsigned char* tag);
 
 }  // namespace ws

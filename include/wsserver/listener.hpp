@@ -19,7 +19,7 @@ namespace ws {
 
 struct BoundSocket {
   Fd fd;                // non-blocking, close-on-exec
-  Transport transport;
+  SocketType type;
   std::string local;    // the address actually bound: "127.0.0.1:9000", "[::1]:9000", "unix:/path"
   int queue_peak = 0;   // the longest accept queue the master has seen on it
 };

@@ -80,6 +80,7 @@ class Master {
   void note_too_many_clients();
   bool taking_overflow() const;
   void take_overflow(int listen_fd);
+  ListenerTransport transport_of(int listen_fd) const;
   void pause_overflow_for_resources(int err);
   void settle_overflow();
   bool spawn_worker();
@@ -125,6 +126,7 @@ class Master {
   struct WaitingClient {
     Fd client;
     int64_t deadline_ms;
+    unsigned char transport_tag;  // its listener's ListenerTransport
   };
   std::vector<WaitingClient> overflow_;  // accepted while every worker was busy
   AccessRules access_;

@@ -16,13 +16,17 @@
 #include <string>
 
 #include "wsserver/cidr.hpp"
-#include "wsserver/client_io.hpp"
 #include "wsserver/clock.hpp"
 
 namespace ws {
 
 enum class WorkerState : uint8_t { empty, starting, idle, busy, exiting };
 const char* state_name(WorkerState s);
+
+// Declared whole in connection.hpp, which includes this header.
+enum class CloseReason;
+// CloseReason's count (checked against it in scoreboard.cpp).
+inline constexpr size_t close_reasons = 14;
 
 // The server notices sent to clients, by kind. too_many_clients is the
 // master's (overflow = reject); a worker sends the others.
@@ -31,7 +35,6 @@ enum class Notice : uint8_t {
   idle_timeout, message_too_slow, message_too_long, too_slow, shutting_down,
 };
 inline constexpr size_t notice_kinds = static_cast<size_t>(Notice::shutting_down) + 1;
-inline constexpr size_t close_reasons = static_cast<size_t>(CloseReason::auth_blocked) + 1;
 // "too_many_clients": the metrics' label value.
 const char* notice_name(Notice n);
 

@@ -1,6 +1,8 @@
-// service.hpp: what a client's messages are answered with. The session frames
-// the byte stream and handles commands, authentication and limits; a service
-// only sees the bytes of each message and writes reply bytes. A streaming
+// service.hpp: what a client's messages are answered with, the top layer of
+// a connection (transport.hpp shows them all). The session frames the byte
+// stream and handles commands, authentication and limits; a service only
+// sees the bytes of each message and writes replies (replies.hpp), never
+// knowing how the transport delimits them. A streaming
 // service (strip, echo) gets a message in as many parts as it arrived, so a
 // message of any length passes in bounded memory; a service that needs
 // messages whole (chat) gets each one at once, at most max_message bytes.
@@ -13,6 +15,7 @@
 #include <string_view>
 
 #include "wsserver/config.hpp"
+#include "wsserver/replies.hpp"
 
 namespace ws {
 
@@ -22,10 +25,12 @@ class WorkerSlot;
 class Service {
  public:
   virtual ~Service() = default;
-  // The next bytes of the current message; never holds a terminator.
-  virtual void feed(std::string_view part, std::string& out) = 0;
-  // The current message ended (at a terminator, or at the client's close).
-  virtual void end(std::string& out) = 0;
+  // The next bytes of the current message (on a plain transport never a
+  // terminator), and the reply's bytes so far.
+  virtual void feed(std::string_view part, Replies& out) = 0;
+  // The current message ended (at a terminator, at the end of a WebSocket
+  // message, or at the client's close): the reply ends too.
+  virtual void end(Replies& out) = 0;
   // True: the session passes each message whole, in one feed().
   virtual bool whole_messages() const { return false; }
 
@@ -37,14 +42,13 @@ class Service {
   enum class Collected { all, more, overrun };
   virtual bool pushes() const { return false; }
   virtual void join(uint64_t /*client_id*/) {}
-  virtual Collected collect(std::string& /*out*/, size_t /*room*/) { return Collected::all; }
+  virtual Collected collect(Replies& /*out*/, size_t /*room*/) { return Collected::all; }
   virtual bool prepare_wait() { return true; }
   virtual void finish_wait() {}
 };
 
 // What building a service needs besides its kind.
 struct ServiceContext {
-  Terminator terminator = Terminator::nul;
   ChatRing* ring = nullptr;  // chat only
   int slot = -1;             // the worker's scoreboard slot (chat wake-ups)
   WorkerSlot* counters = nullptr;  // that slot, to count chat messages; may be null

@@ -1,7 +1,8 @@
-// session.hpp: one client's byte stream, independent of sockets. Frames
-// messages at LF or NUL whatever the TCP split, handles the commands every
-// service shares (exit, quit, AUTH) and the limits, and passes every other
-// message to the service as it streams in.
+// session.hpp: the middle layer of a connection (transport.hpp shows them
+// all), independent of sockets. Frames messages at LF or NUL whatever the TCP
+// split (or takes them whole from a transport that frames them), handles the
+// commands every service shares (exit, quit, AUTH) and the limits, and passes
+// every other message to the service as it streams in.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +39,6 @@ Command classify(std::string_view message, bool auth, std::string_view* secret);
 bool secret_matches(std::string_view given, std::string_view secret);
 
 struct SessionLimits {
-  std::string_view terminator;
   size_t max_message = 65536;       // bytes held for a command or a whole message
   const std::string* secret = nullptr;  // set: clients must AUTH first
 };
@@ -62,13 +62,17 @@ class Session {
 
   Session(Service& service, const SessionLimits& limits);
 
-  // Handles bytes from the client, appending replies to `out`.
-  Result receive(std::string_view bytes, std::string& out);
+  // Handles bytes of the client's stream, framed at terminators, appending
+  // replies to `out`.
+  Result receive(std::string_view bytes, Replies& out);
+  // For a transport that frames messages itself (WebSocket): the next part
+  // of a message, and whether it ends it. Terminator bytes in it are text.
+  Step message_part(std::string_view part, bool last, Replies& out);
   // The client closed its side: a pending unterminated message is answered
   // (its step: leave for exit or quit, auth_failed for a wrong secret).
-  Step finish(std::string& out);
-  // Appends a server notice ("ERR idle timeout") and the terminator.
-  void notice(std::string_view text, std::string& out) const;
+  Step finish(Replies& out);
+  // Writes a server notice ("ERR idle timeout") as one reply.
+  static void notice(std::string_view text, Replies& out);
 
   uint64_t messages() const { return messages_; }
   int auth_failures() const { return auth_failures_; }
@@ -85,9 +89,9 @@ class Session {
   size_t held_bytes() const { return held_.size(); }
 
  private:
-  void take_part(std::string_view part, std::string& out);
-  Step end_message(std::string& out);
-  Step run_command(Command command, std::string_view secret, std::string& out);
+  void take_part(std::string_view part, Replies& out);
+  Step end_message(Replies& out);
+  Step run_command(Command command, std::string_view secret, Replies& out);
   void reset_message();
 
   Service& service_;

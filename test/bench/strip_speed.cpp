@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 
+#include "../support/replies.hpp"
 #include "wsserver/session.hpp"
 #include "wsserver/strip.hpp"
 
@@ -38,13 +39,12 @@ double mib_per_s(size_t bytes_per_round, Body body) {
 }
 
 double session_speed(const std::string& input) {
-  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
-  ws::Session session(*service, {{"\0", 1}, 65536});
-  std::string out;
-  out.reserve(2 * 65536);
+  auto service = ws::make_service(ws::ServiceKind::strip, {});
+  ws::Session session(*service, {65536});
+  test::Output out;
   return mib_per_s(input.size(), [&] {
     for (size_t at = 0; at < input.size(); at += 65536) {
-      out.clear();
+      out.replies.clear();
       session.receive(std::string_view(input).substr(at, 65536), out);
     }
   });

@@ -84,10 +84,11 @@ void check_cidr(std::string_view text) {
 }
 
 std::string canonical(const ws::ListenAddress& a) {
-  if (a.transport == ws::Transport::unix_stream) return "unix:" + a.path;
+  std::string prefix = std::string(a.transport.proxy ? "proxy:" : "") + (a.transport.websocket ? "ws:" : "");
+  if (a.type == ws::SocketType::unix_stream) return prefix + "unix:" + a.path;
   std::string host = a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
   std::string inet = a.host.empty() ? std::to_string(a.port) : host + ":" + std::to_string(a.port);
-  return a.transport == ws::Transport::udp ? "udp:" + inet : inet;
+  return prefix + (a.type == ws::SocketType::udp ? "udp:" + inet : inet);
 }
 
 void check_listen_address(std::string_view text) {
@@ -99,15 +100,16 @@ void check_listen_address(std::string_view text) {
   }
   FUZZ_CHECK(text.find('\0') == std::string_view::npos);
   FUZZ_CHECK(a->text == text);
-  if (a->transport == ws::Transport::unix_stream) {
+  if (a->type == ws::SocketType::unix_stream) {
     FUZZ_CHECK(!a->path.empty() && a->path.size() < sizeof(sockaddr_un{}.sun_path));
     FUZZ_CHECK(a->host.empty());
   } else {
     FUZZ_CHECK(a->path.empty());
   }
   auto again = ws::parse_listen_address(canonical(*a), nullptr);
-  FUZZ_CHECK(again && again->transport == a->transport && again->host == a->host && again->port == a->port &&
-             again->path == a->path);
+  FUZZ_CHECK(again && again->type == a->type && again->host == a->host && again->port == a->port &&
+             again->path == a->path && again->transport.proxy == a->transport.proxy && again->transport.websocket == a->transport.websocket);
+  FUZZ_CHECK(a->type != ws::SocketType::udp || (!a->transport.proxy && !a->transport.websocket));
 }
 
 // IPv4-mapped IPv6 as IPv4: the family, bytes and prefix a match is made on.

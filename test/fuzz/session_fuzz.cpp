@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../support/replies.hpp"
 #include "wsserver/session.hpp"
 #include "wsserver/strip.hpp"
 
@@ -60,18 +61,18 @@ class Client {
  public:
   explicit Client(const Setup& setup)
       : setup_(setup),
-        service_(ws::make_service(setup.kind, {setup.terminator})),
-        session_(*service_, {ws::terminator_bytes(setup.terminator), setup.max_message,
-                             setup.auth ? &secret : nullptr}) {}
+        service_(ws::make_service(setup.kind, {})),
+        session_(*service_, {setup.max_message, setup.auth ? &secret : nullptr}),
+        out_(setup.terminator) {}
 
   // False once the connection is over.
   bool send(std::string_view bytes) {
     while (!bytes.empty()) {
-      ws::Session::Result r = session_.receive(bytes, outcome_.out);
+      ws::Session::Result r = session_.receive(bytes, out_);
       FUZZ_CHECK(r.consumed > 0 && r.consumed <= bytes.size());
       FUZZ_CHECK(session_.held_bytes() <= setup_.max_message);
       bytes.remove_prefix(r.consumed);
-      if (r.step == ws::Session::Step::auth_failed) session_.notice("ERR authentication failed", outcome_.out);
+      if (r.step == ws::Session::Step::auth_failed) session_.notice("ERR authentication failed", out_);
       if (r.step == ws::Session::Step::leave) return !(outcome_.left = true);
       if (r.step == ws::Session::Step::unauthenticated) return !(outcome_.closed_unauthenticated = true);
       if (session_.auth_failures() >= max_auth_failures) return !(outcome_.closed_for_auth = true);
@@ -81,10 +82,11 @@ class Client {
 
   Outcome close() {
     if (!outcome_.left && !outcome_.closed_for_auth && !outcome_.closed_unauthenticated) {
-      ws::Session::Step step = session_.finish(outcome_.out);
-      if (step == ws::Session::Step::auth_failed) session_.notice("ERR authentication failed", outcome_.out);
+      ws::Session::Step step = session_.finish(out_);
+      if (step == ws::Session::Step::auth_failed) session_.notice("ERR authentication failed", out_);
       outcome_.left = step == ws::Session::Step::leave;
     }
+    outcome_.out = out_.text();
     outcome_.auth_failures = session_.auth_failures();
     outcome_.authenticated = session_.authenticated();
     outcome_.messages = session_.messages();
@@ -95,6 +97,7 @@ class Client {
   Setup setup_;
   std::unique_ptr<ws::Service> service_;
   ws::Session session_;
+  test::Output out_;
   Outcome outcome_;
 };
 

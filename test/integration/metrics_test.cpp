@@ -71,6 +71,25 @@ bool reaches(uint16_t port, const std::string& series, double at_least) {
   return test::wait_until([&] { return value(metrics(port), series) >= at_least; }, 5s);
 }
 
+// A TCP port on an IPv4 loopback address that this test listens on, so
+// that wsserver cannot bind it; `address` is "127.0.0.x:PORT".
+struct HeldPort {
+  explicit HeldPort(uint32_t ip) {
+    sockaddr_in in{};
+    in.sin_family = AF_INET;
+    in.sin_addr.s_addr = htonl(ip);
+    socklen_t length = sizeof in;
+    REQUIRE(bind(fd.get(), reinterpret_cast<sockaddr*>(&in), sizeof in) == 0);
+    REQUIRE(listen(fd.get(), 1) == 0);
+    REQUIRE(getsockname(fd.get(), reinterpret_cast<sockaddr*>(&in), &length) == 0);
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
+    address = std::string(text) + ":" + std::to_string(ntohs(in.sin_port));
+  }
+  ws::Fd fd{socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  std::string address;
+};
+
 // Runs a shell command line with a deadline; its status.
 test::ProgramResult shell(const std::string& command) { return test::run_program({"/bin/sh", "-c", command}, 20s); }
 
@@ -106,7 +125,8 @@ TEST_CASE("metrics: GET /metrics is the text format that promtool accepts; other
 }
 
 TEST_CASE("metrics: counters move with clients, a killed worker and reloads, and survive the reloads") {
-  const std::string config = "workers = 2\nmetrics_listen = 127.0.0.1:0\n";
+  // listen given: Server sees "listen" in the config and adds none of its own.
+  const std::string config = "listen = [\"127.0.0.1:0\"]\nworkers = 2\nmetrics_listen = 127.0.0.1:0\n";
   Server server({}, config);
   REQUIRE(server.wait_workers(2));
   uint16_t port = metrics_port(server);
@@ -155,25 +175,19 @@ TEST_CASE("metrics: counters move with clients, a killed worker and reloads, and
 }
 
 TEST_CASE("metrics: a reload moves the endpoint to a new metrics_listen, or changes nothing if it cannot bind it") {
-  Server server({}, "workers = 1\nmetrics_listen = 127.0.0.1:0\n");
+  // listen given: Server sees "listen" in the config and adds none of its own.
+  const std::string base = "listen = [\"127.0.0.1:0\"]\nworkers = 1\n";
+  Server server({}, base + "metrics_listen = 127.0.0.1:0\n");
   REQUIRE(server.wait_workers(1));
   uint16_t old_port = metrics_port(server);
   // A port this test holds, so that the first new address cannot be bound.
-  ws::Fd held(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(0x7f000002);  // 127.0.0.2
-  socklen_t length = sizeof address;
-  REQUIRE(bind(held.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(listen(held.get(), 1) == 0);
-  REQUIRE(getsockname(held.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  server.dir().write("wsserver.conf",
-                     "workers = 1\nmetrics_listen = 127.0.0.2:" + std::to_string(ntohs(address.sin_port)) + "\n");
+  HeldPort held(0x7f000002);  // 127.0.0.2
+  server.dir().write("wsserver.conf", base + "metrics_listen = " + held.address + "\n");
   server.signal(SIGHUP);
   REQUIRE(server.wait_log("reload failed, nothing changed: metrics_listen: cannot bind"));
   CHECK(value(metrics(old_port), "wsserver_reloads_total{result=\"refused\"}") == 1);
 
-  server.dir().write("wsserver.conf", "workers = 1\nmetrics_listen = 127.0.0.2:0\n");
+  server.dir().write("wsserver.conf", base + "metrics_listen = 127.0.0.2:0\n");
   server.signal(SIGHUP);
   REQUIRE(server.wait_log("reloaded: generation 2"));
   CHECK(server.log_count("no more metrics on 127.0.0.1:" + std::to_string(old_port)) == 1);
@@ -264,16 +278,8 @@ TEST_CASE("metrics: a worker holds neither the metrics socket nor a scraper's co
 }
 
 TEST_CASE("metrics: a metrics_listen that cannot be bound stops the start; a bad one is a config error") {
-  // A port this test holds.
-  ws::Fd held(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  REQUIRE(bind(held.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(listen(held.get(), 1) == 0);
-  REQUIRE(getsockname(held.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  std::string busy = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  HeldPort held(INADDR_LOOPBACK);
+  const std::string& busy = held.address;
   test::TempDir dir;
   auto r = test::run_wsserver({"-c", "/dev/null", "--listen", "127.0.0.1:0", "--pid_file", dir.file("w.pid"),
                                "--metrics_listen", busy});

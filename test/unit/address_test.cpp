@@ -10,7 +10,7 @@
 TEST_CASE("listen addresses in every form") {
   auto port = ws::parse_listen_address("9000", nullptr);
   REQUIRE(port);
-  CHECK(port->transport == ws::Transport::tcp);
+  CHECK(port->type == ws::SocketType::tcp);
   CHECK(port->host.empty());
   CHECK(port->port == 9000);
 
@@ -30,12 +30,12 @@ TEST_CASE("listen addresses in every form") {
 
   auto unix_socket = ws::parse_listen_address("unix:/run/w.sock", nullptr);
   REQUIRE(unix_socket);
-  CHECK(unix_socket->transport == ws::Transport::unix_stream);
+  CHECK(unix_socket->type == ws::SocketType::unix_stream);
   CHECK(unix_socket->path == "/run/w.sock");
 
   auto udp = ws::parse_listen_address("udp:[::1]:53", nullptr);
   REQUIRE(udp);
-  CHECK(udp->transport == ws::Transport::udp);
+  CHECK(udp->type == ws::SocketType::udp);
   CHECK(udp->host == "::1");
   CHECK(udp->port == 53);
 
@@ -44,9 +44,27 @@ TEST_CASE("listen addresses in every form") {
   CHECK(name->host == "localhost");
 }
 
+TEST_CASE("listen addresses with the proxy: and ws: transport prefixes") {
+  auto both = ws::parse_listen_address("proxy:ws:127.0.0.1:8080", nullptr);
+  REQUIRE(both);
+  CHECK((both->transport.proxy && both->transport.websocket && both->host == "127.0.0.1" && both->port == 8080));
+  CHECK(both->text == "proxy:ws:127.0.0.1:8080");
+  auto proxied_unix = ws::parse_listen_address("proxy:unix:/run/ws.sock", nullptr);
+  REQUIRE(proxied_unix);
+  CHECK((proxied_unix->transport.proxy && !proxied_unix->transport.websocket && proxied_unix->type == ws::SocketType::unix_stream));
+  CHECK(proxied_unix->path == "/run/ws.sock");
+  auto websocket = ws::parse_listen_address("ws:8080", nullptr);
+  REQUIRE(websocket);
+  CHECK((!websocket->transport.proxy && websocket->transport.websocket && websocket->host.empty() && websocket->port == 8080));
+  auto plain = ws::parse_listen_address("9000", nullptr);
+  REQUIRE(plain);
+  CHECK_FALSE((plain->transport.proxy || plain->transport.websocket));
+}
+
 TEST_CASE("bad listen addresses say why") {
   for (const char* bad : {"", "x", "65536", "1.2.3.4:", ":", "[::1]", "[::1]80", "[nope]:80", "::1:80", "unix:",
-                          "udp:", "a b:80", "-1", "1.2.3.4:port"}) {
+                          "udp:", "a b:80", "-1", "1.2.3.4:port", "proxy:udp:53", "ws:udp:53",
+                          "proxy:", "ws:"}) {
     std::string error;
     INFO(bad);
     CHECK_FALSE(ws::parse_listen_address(bad, &error));

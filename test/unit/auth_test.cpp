@@ -2,6 +2,7 @@
 // depend on how the bytes arrive.
 #include <catch2/catch.hpp>
 
+#include "../support/replies.hpp"
 #include "wsserver/session.hpp"
 
 namespace {
@@ -13,9 +14,9 @@ const std::string secret = "s3cret word";
 // failed AUTH (minus the delay). Returns the replies; *left is set by exit.
 std::string drive(const std::string& input, const std::vector<size_t>& cuts, bool* left = nullptr,
                   int* failures = nullptr) {
-  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
-  ws::Session session(*service, {{"\0", 1}, 64, &secret});
-  std::string out;
+  auto service = ws::make_service(ws::ServiceKind::strip, {});
+  ws::Session session(*service, {64, &secret});
+  test::Output out;
   std::vector<std::string_view> chunks;
   size_t at = 0;
   for (size_t cut : cuts) chunks.push_back(std::string_view(input).substr(at, cut - at)), at = cut;
@@ -27,7 +28,7 @@ std::string drive(const std::string& input, const std::vector<size_t>& cuts, boo
       if (r.step == ws::Session::Step::auth_failed) session.notice("ERR authentication failed", out);
       if (r.step == ws::Session::Step::leave) {
         if (left) *left = true;
-        return out;
+        return out.text();
       }
     }
   }
@@ -35,7 +36,7 @@ std::string drive(const std::string& input, const std::vector<size_t>& cuts, boo
   if (last == ws::Session::Step::auth_failed) session.notice("ERR authentication failed", out);
   if (left) *left = last == ws::Session::Step::leave;
   if (failures) *failures = session.auth_failures();
-  return out;
+  return out.text();
 }
 
 }  // namespace
@@ -74,11 +75,11 @@ TEST_CASE("every split of an AUTH conversation gives the same replies") {
 }
 
 TEST_CASE("without auth_file AUTH is an ordinary message") {
-  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
-  ws::Session session(*service, {{"\0", 1}, 64});
-  std::string out;
+  auto service = ws::make_service(ws::ServiceKind::strip, {});
+  ws::Session session(*service, {64});
+  test::Output out;
   session.receive("AUTH x\n", out);
-  CHECK(out == "AUTHx" + nul);
+  CHECK(out.text() == "AUTHx" + nul);
 }
 
 TEST_CASE("classify tells commands from messages") {

@@ -1,17 +1,18 @@
 // The chat service's side of a connection: what collect() hands its client.
 #include <catch2/catch.hpp>
 
+#include "../support/replies.hpp"
 #include "wsserver/chat_ring.hpp"
 #include "wsserver/service.hpp"
 
 namespace {
 
 std::unique_ptr<ws::Service> chat_service(ws::ChatRing& ring) {
-  return ws::make_service(ws::ServiceKind::chat, {ws::Terminator::lf, &ring, 0});
+  return ws::make_service(ws::ServiceKind::chat, {&ring, 0});
 }
 
 void publish(ws::Service& s, const std::string& message) {
-  std::string ignored;
+  test::Output ignored;
   s.feed(message, ignored);
   s.end(ignored);
 }
@@ -27,13 +28,15 @@ TEST_CASE("chat service: the sender's own messages do not count against its room
   talker->join(1);
   listener->join(2);
   for (int i = 0; i < 100; ++i) publish(*talker, std::string(1000, 'x'));
-  std::string out;
+  test::Output out_(ws::Terminator::lf);
+  ws::Replies& out = out_;
+  const std::string& text = out_.text();
   CHECK(talker->collect(out, 4096) == ws::Service::Collected::all);
-  CHECK(out.empty());
+  CHECK(text.empty());
   // The listener's room still bounds what it gets at once.
   CHECK(listener->collect(out, 4096) == ws::Service::Collected::more);
-  CHECK(out.size() >= 4096);
-  CHECK(out.size() < 4096 + 2 * 1001);
+  CHECK(text.size() >= 4096);
+  CHECK(text.size() < 4096 + 2 * 1001);
 }
 
 TEST_CASE("chat service: the others' messages behind the sender's own still fill the room") {
@@ -43,9 +46,11 @@ TEST_CASE("chat service: the others' messages behind the sender's own still fill
   other->join(2);
   for (int i = 0; i < 10; ++i) publish(*talker, std::string(1000, 'x'));
   for (int i = 0; i < 10; ++i) publish(*other, std::string(999, 'y'));
-  std::string out;
+  test::Output out_(ws::Terminator::lf);
+  ws::Replies& out = out_;
+  const std::string& text = out_.text();
   CHECK(talker->collect(out, 4096) == ws::Service::Collected::more);
-  CHECK(out.size() >= 4096);
-  CHECK(out.find('x') == std::string::npos);
-  CHECK(out.substr(0, 1000) == std::string(999, 'y') + "\n");
+  CHECK(text.size() >= 4096);
+  CHECK(text.find('x') == std::string::npos);
+  CHECK(text.substr(0, 1000) == std::string(999, 'y') + "\n");
 }

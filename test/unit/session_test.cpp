@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "../support/replies.hpp"
 #include "wsserver/session.hpp"
 
 namespace {
@@ -17,18 +18,20 @@ struct Run {
 // Feeds `input` in the given chunks, then a half-close.
 Run feed(const std::string& input, const std::vector<size_t>& cuts, ws::ServiceKind kind = ws::ServiceKind::strip,
          size_t max_message = 65536) {
-  auto service = ws::make_service(kind, {ws::Terminator::nul});
-  ws::Session session(*service, {{"\0", 1}, max_message});
+  auto service = ws::make_service(kind, {});
+  ws::Session session(*service, {max_message});
+  test::Output out;
   Run run;
   size_t at = 0;
+  auto left = [&] { return run.out = out.text(), run.left = true, run; };
   for (size_t cut : cuts) {
-    if (session.receive(std::string_view(input).substr(at, cut - at), run.out).step == ws::Session::Step::leave)
-      return run.left = true, run;
+    if (session.receive(std::string_view(input).substr(at, cut - at), out).step == ws::Session::Step::leave)
+      return left();
     at = cut;
   }
-  if (session.receive(std::string_view(input).substr(at), run.out).step == ws::Session::Step::leave)
-    return run.left = true, run;
-  run.left = session.finish(run.out) == ws::Session::Step::leave;
+  if (session.receive(std::string_view(input).substr(at), out).step == ws::Session::Step::leave) return left();
+  run.left = session.finish(out) == ws::Session::Step::leave;
+  run.out = out.text();
   return run;
 }
 
@@ -115,13 +118,14 @@ TEST_CASE("an unterminated final message is answered at half-close") {
 }
 
 TEST_CASE("a long message streams out before it ends") {
-  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
-  ws::Session session(*service, {{"\0", 1}, 65536});
-  std::string chunk(65536, 'a'), out;
+  auto service = ws::make_service(ws::ServiceKind::strip, {});
+  ws::Session session(*service, {65536});
+  std::string chunk(65536, 'a');
+  test::Output out;
   for (int i = 0; i < 64; ++i) {
-    out.clear();
+    out.replies.clear();
     session.receive(chunk, out);
-    REQUIRE(out.size() == chunk.size());  // nothing held back
+    REQUIRE(out.text().size() == chunk.size());  // nothing held back
   }
   CHECK(session.in_message());
 }

@@ -6,8 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/replies.hpp"
 #include "wsserver/auth_limit.hpp"
-#include "wsserver/client_io.hpp"
+#include "wsserver/connection.hpp"
 #include "wsserver/session.hpp"
 
 namespace {
@@ -38,22 +39,22 @@ TEST_CASE("the message deadline is off when idle_timeout or min_rate is 0") {
 
 TEST_CASE("before AUTH the third answered message ends the session") {
   const std::string secret = "s";
-  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
-  ws::Session session(*service, {{"\0", 1}, 65536, &secret});
-  std::string out;
+  auto service = ws::make_service(ws::ServiceKind::strip, {});
+  ws::Session session(*service, {65536, &secret});
+  test::Output out;
   std::string flood(65536, '\0');
   auto r = session.receive(flood, out);
   CHECK(r.step == ws::Session::Step::unauthenticated);
   CHECK(r.consumed == 3);
-  CHECK(out == std::string("ERR authentication required\0", 28) + std::string("ERR authentication required\0", 28) +
+  CHECK(out.text() == std::string("ERR authentication required\0", 28) + std::string("ERR authentication required\0", 28) +
                    std::string("ERR authentication required\0", 28));
 }
 
 TEST_CASE("commands before AUTH are not counted as unauthenticated messages") {
   const std::string secret = "s";
-  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
-  ws::Session session(*service, {{"\0", 1}, 65536, &secret});
-  std::string out;
+  auto service = ws::make_service(ws::ServiceKind::strip, {});
+  ws::Session session(*service, {65536, &secret});
+  test::Output out;
   CHECK(session.receive("x\ny\n", out).step == ws::Session::Step::more);
   CHECK(session.receive("AUTH s\n", out).step == ws::Session::Step::more);
   CHECK(session.authenticated());
@@ -61,9 +62,9 @@ TEST_CASE("commands before AUTH are not counted as unauthenticated messages") {
 }
 
 TEST_CASE("message_bytes counts the message in progress only") {
-  auto service = ws::make_service(ws::ServiceKind::strip, {ws::Terminator::nul});
-  ws::Session session(*service, {{"\0", 1}, 65536});
-  std::string out;
+  auto service = ws::make_service(ws::ServiceKind::strip, {});
+  ws::Session session(*service, {65536});
+  test::Output out;
   session.receive("abc", out);
   CHECK(session.message_bytes() == 3);
   session.receive("de\nfg", out);

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "../support/replies.hpp"
 #include "wsserver/service.hpp"
 #include "wsserver/strip.hpp"
 
@@ -28,18 +29,18 @@ TEST_CASE("strip appends after what the buffer holds") {
 TEST_CASE("strip service ends each message with the reply terminator") {
   for (auto [t, bytes] : {std::pair{ws::Terminator::nul, std::string("\0", 1)}, std::pair{ws::Terminator::lf, std::string("\n")},
                           std::pair{ws::Terminator::crlf, std::string("\r\n")}}) {
-    auto service = ws::make_service(ws::ServiceKind::strip, {t});
-    std::string out;
+    auto service = ws::make_service(ws::ServiceKind::strip, {});
+    test::Output out(t);
     service->feed("a b", out);
     service->feed("\tc", out);
     service->end(out);
-    CHECK(out == "abc" + bytes);
+    CHECK(out.text() == "abc" + bytes);
   }
 }
 
 TEST_CASE("echo keeps white space and drops one trailing CR even across parts") {
-  auto service = ws::make_service(ws::ServiceKind::echo, {ws::Terminator::lf});
-  std::string out;
+  auto service = ws::make_service(ws::ServiceKind::echo, {});
+  test::Output out(ws::Terminator::lf);
   service->feed(" a b\r", out);
   service->end(out);
   service->feed("x\r", out);
@@ -47,7 +48,7 @@ TEST_CASE("echo keeps white space and drops one trailing CR even across parts") 
   service->end(out);
   service->feed("\r\r", out);
   service->end(out);
-  CHECK(out == " a b\nx\r\ry\n\r\n");
+  CHECK(out.text() == " a b\nx\r\ry\n\r\n");
 }
 
 TEST_CASE("the vector strip matches the portable one on every length and byte") {
