@@ -1,6 +1,6 @@
 // master.hpp: the supervising process. It never serves a client: it forks
-// the workers, reaps and replaces them, answers the control socket and acts
-// on signals. Its loop is a table of contents: reap, handle signals, settle
+// the workers, reaps and replaces them, answers the control socket and the
+// metrics endpoint (from its one wait, never blocking) and acts on signals. Its loop is a table of contents: reap, handle signals, settle
 // the clients it holds for overflow = reject, stop or tend the pool, wait. master.cpp holds the loop, stopping and status;
 // master_pool.cpp the pool; master_reload.cpp the reload.
 #pragma once
