@@ -4,6 +4,7 @@
 #   make test     build and run every test; ends with "tests: N passed, M failed"
 #   make bench    wsserver against a reference server, same scenarios (< 5 min)
 #   make bench-chat, make bench-scale   the chat fan-out; a pool of 1000 workers
+#   make bench-upgrade   a binary upgrade under load: errors (goal 0), timings
 #   make asan, make fuzz, make valgrind, make soak   hardening (see the end)
 #   make install  PREFIX (/usr/local) and DESTDIR honoured
 #   make fresh-root   make run and make test in a fresh Debian root (root only)
@@ -41,9 +42,11 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_e
 # needs CLI11 and Catch2 headers; the tests also use these tools (add new
 # ones to TEST_PACKAGES).
 BUILD_PACKAGES = libcli11-dev catch2
-TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate prometheus python3
+# systemd: systemd-analyze verifies the units (6 MiB more in a fresh root);
+# prometheus: promtool checks the metrics; python3: its JSON parser.
+TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate systemd prometheus python3
 
-.PHONY: all run test bench bench-chat bench-scale clean install uninstall fresh-root FORCE
+.PHONY: all run test bench bench-chat bench-scale bench-upgrade clean install uninstall fresh-root FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench
 
 # Every object waits for this one rule, so a parallel build installs once.
@@ -125,6 +128,10 @@ bench-chat: $(BUILD)/wsserver $(BUILD)/wsbench
 bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench
 	@test/bench/run-scale $(BUILD)
 
+# A binary upgrade while wsbench connrate and pingpong run (issue 15).
+bench-upgrade: $(BUILD)/wsserver $(BUILD)/wsbench
+	@test/bench/run-upgrade $(BUILD)
+
 # Files that name /usr/local get the PREFIX they are installed under.
 install: $(BUILD)/wsserver $(BUILD)/wsbench
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
@@ -135,6 +142,7 @@ install: $(BUILD)/wsserver $(BUILD)/wsbench
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.8 > $(DESTDIR)$(MANDIR)/man8/wsserver.8
 	sed 's|/usr/local|$(PREFIX)|g' man/wsserver.conf.5 > $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5
 	sed 's|/usr/local|$(PREFIX)|g' etc/wsserver.service > $(DESTDIR)$(UNITDIR)/wsserver.service
+	install -m 644 etc/wsserver.socket $(DESTDIR)$(UNITDIR)/wsserver.socket
 	sed 's|/usr/local|$(PREFIX)|g' etc/logrotate.d/wsserver > $(DESTDIR)$(LOGROTATEDIR)/wsserver
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/wsserver.conf ]; then \
 	  echo "keeping $(DESTDIR)$(SYSCONFDIR)/wsserver.conf (the sample is etc/wsserver.conf)"; \
@@ -144,7 +152,7 @@ install: $(BUILD)/wsserver $(BUILD)/wsbench
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/wsserver $(DESTDIR)$(BINDIR)/wsbench $(DESTDIR)$(MANDIR)/man1/wsbench.1 \
 	  $(DESTDIR)$(MANDIR)/man8/wsserver.8 \
-	  $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5 $(DESTDIR)$(UNITDIR)/wsserver.service \
+	  $(DESTDIR)$(MANDIR)/man5/wsserver.conf.5 $(DESTDIR)$(UNITDIR)/wsserver.service $(DESTDIR)$(UNITDIR)/wsserver.socket \
 	  $(DESTDIR)$(LOGROTATEDIR)/wsserver
 	@if cmp -s etc/wsserver.conf $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/wsserver.conf; \
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/wsserver.conf ]; then echo "keeping the edited $(DESTDIR)$(SYSCONFDIR)/wsserver.conf"; fi

@@ -279,8 +279,8 @@ CliOutcome parse_command_line(const std::vector<std::string>& args, const std::s
   CLI::Option* config_option = app.set_config("-c,--config", default_config_path(), "Config file");
   app.add_flag("-d,--daemon", o.daemon, "Detach as a classic daemon")->configurable(false);
   app.add_flag("-t,--test-config", o.test_config, "Check the config and exit")->configurable(false);
-  app.add_option("-s,--signal", o.signal_action, "Act on the running master: stop, quit, reload, reopen, status")
-      ->check(CLI::IsMember({"stop", "quit", "reload", "reopen", "status"}))->configurable(false);
+  app.add_option("-s,--signal", o.signal_action, "Act on the running master: stop, quit, reload, reopen, status, upgrade")
+      ->check(CLI::IsMember({"stop", "quit", "reload", "reopen", "status", "upgrade"}))->configurable(false);
   app.add_flag("--json", o.json, "With -s status: one JSON object")->configurable(false);
   app.set_version_flag("-V,--version", std::string("wsserver ") + version);
   add_config_options(app, o.config, words);

@@ -457,30 +457,6 @@ void refuse_connection(int fd, std::string_view notice, std::string_view termina
   close_lingering(fd, 0);
 }
 
-const char* close_reason_name(CloseReason r) {
-  switch (r) {
-    case CloseReason::client_closed: return "client-closed";
-    case CloseReason::exit_command: return "exit";
-    case CloseReason::idle_timeout: return "idle-timeout";
-    case CloseReason::send_timeout: return "send-timeout";
-    case CloseReason::reset: return "reset";
-    case CloseReason::shutdown: return "shutdown";
-    case CloseReason::auth_failed: return "auth-failed";
-    case CloseReason::refused: return "refused";
-    case CloseReason::per_ip_limit: return "per-ip-limit";
-    case CloseReason::too_slow: return "too-slow";
-    case CloseReason::auth_timeout: return "auth-timeout";
-    case CloseReason::slow_message: return "slow-message";
-    case CloseReason::unauthenticated: return "unauthenticated";
-    case CloseReason::auth_blocked: return "auth-blocked";
-  }
-  return "?";
-}
-
-bool is_refusal(CloseReason r) {
-  return r == CloseReason::refused || r == CloseReason::per_ip_limit || r == CloseReason::auth_blocked;
-}
-
 int64_t message_deadline(int64_t started_ms, uint64_t bytes, int64_t idle_ms, long long min_rate) {
   if (idle_ms <= 0 || min_rate <= 0) return INT64_MAX;
   // Keeps bytes * 1000 from overflowing: a message past a petabyte has

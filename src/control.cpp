@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <climits>
 #include <cstring>
 
@@ -18,6 +19,8 @@ namespace {
 constexpr size_t max_connections = 16;
 constexpr size_t max_request = 256;
 constexpr int64_t connection_timeout_ms = 5000;
+// A held request is answered within an upgrade's own timeout; this is a backstop.
+constexpr int64_t held_timeout_ms = 120000;
 
 bool fill_address(const std::string& path, sockaddr_un* un, std::string* error) {
   *un = {};
@@ -62,9 +65,28 @@ void ControlServer::remove_file() {
   connections_.clear();
 }
 
+bool ControlServer::rename_to(const std::string& path, std::string* error) {
+  if (::rename(path_.c_str(), path.c_str()) != 0) {
+    *error = "cannot rename control socket " + path_ + " to " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  path_ = path;
+  return true;
+}
+
+void ControlServer::answer_held(const std::string& answer) {
+  for (auto& c : connections_) {
+    if (!c.held) continue;
+    c.out = answer;
+    c.held = false;
+  }
+}
+
 void ControlServer::add_poll_fds(std::vector<pollfd>& fds) const {
   fds.push_back({listen_.get(), POLLIN, 0});
-  for (const auto& c : connections_) fds.push_back({c.fd.get(), static_cast<short>(c.answered ? POLLOUT : POLLIN), 0});
+  // A held request waits for nothing but its client's hang-up (always reported).
+  for (const auto& c : connections_)
+    fds.push_back({c.fd.get(), static_cast<short>(c.held ? 0 : c.answered ? POLLOUT : POLLIN), 0});
 }
 
 void ControlServer::handle(const std::vector<pollfd>& fds, int64_t now_ms,
@@ -73,7 +95,7 @@ void ControlServer::handle(const std::vector<pollfd>& fds, int64_t now_ms,
     if (!p.revents) continue;
     if (p.fd == listen_.get()) continue;
     auto it = std::find_if(connections_.begin(), connections_.end(), [&](const Connection& c) { return c.fd.get() == p.fd; });
-    if (it != connections_.end()) serve(*it, p.revents, answer);
+    if (it != connections_.end()) serve(*it, p.revents, now_ms, answer);
   }
   connections_.erase(std::remove_if(connections_.begin(), connections_.end(), [](const Connection& c) { return !c.fd; }),
                      connections_.end());
@@ -86,11 +108,12 @@ void ControlServer::accept_all(int64_t now_ms) {
     Fd fd(accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) return;  // EAGAIN: all taken; other errors: that client is gone
     if (connections_.size() >= max_connections) continue;  // too many at once: closed unanswered
-    connections_.push_back({std::move(fd), {}, {}, 0, false, now_ms + connection_timeout_ms});
+    connections_.push_back({std::move(fd), {}, {}, 0, false, false, now_ms + connection_timeout_ms});
   }
 }
 
-void ControlServer::serve(Connection& c, short revents, const std::function<std::string(const std::string&)>& answer) {
+void ControlServer::serve(Connection& c, short revents, int64_t now_ms,
+                          const std::function<std::string(const std::string&)>& answer) {
   if (!c.answered) {
     char buf[max_request];
     ssize_t n = recv(c.fd.get(), buf, sizeof buf, 0);
@@ -104,6 +127,11 @@ void ControlServer::serve(Connection& c, short revents, const std::function<std:
     }
     c.out = answer(c.in.substr(0, eol));
     c.answered = true;
+    c.held = c.out.empty();
+    if (c.held) {
+      c.deadline_ms = now_ms + held_timeout_ms;
+      return;
+    }
   } else if (!(revents & (POLLOUT | POLLERR | POLLHUP))) {
     return;
   }

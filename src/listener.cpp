@@ -160,7 +160,107 @@ bool bind_unix(const ListenAddress& a, int backlog, const UnixAccess& access, Li
   return true;
 }
 
+struct Inherited {
+  int type = 0;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+};
+
+bool describe_inherited(int fd, Inherited* out) {
+  socklen_t len = sizeof out->type;
+  return getsockopt(fd, SOL_SOCKET, SO_TYPE, &out->type, &len) == 0 &&
+         getsockname(fd, reinterpret_cast<sockaddr*>(&out->addr), &out->len) == 0;
+}
+
+bool is_inet(const sockaddr_storage& ss) { return ss.ss_family == AF_INET || ss.ss_family == AF_INET6; }
+
+uint16_t inet_port(const sockaddr_storage& ss) {
+  return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port
+                                        : reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+}
+
+// The host part of two inet addresses, ports aside.
+bool same_host(const sockaddr* a, const sockaddr_storage& b) {
+  if (a->sa_family != b.ss_family) return false;
+  if (a->sa_family == AF_INET)
+    return reinterpret_cast<const sockaddr_in*>(a)->sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in*>(&b)->sin_addr.s_addr;
+  return std::memcmp(&reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr,
+                     &reinterpret_cast<const sockaddr_in6*>(&b)->sin6_addr, sizeof(in6_addr)) == 0;
+}
+
+bool is_wildcard(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+  return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr);
+}
+
+bool host_has_address(const ListenAddress& a, const Inherited& s) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = s.type;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(a.host.c_str(), nullptr, &hints, &found) != 0) return false;
+  bool match = false;
+  for (addrinfo* ai = found; ai && !match; ai = ai->ai_next) match = same_host(ai->ai_addr, s.addr);
+  freeaddrinfo(found);
+  return match;
+}
+
+bool entry_matches(const ListenAddress& a, const Inherited& s) {
+  if (s.type != (a.type == SocketType::udp ? SOCK_DGRAM : SOCK_STREAM)) return false;
+  if (a.type == SocketType::unix_stream)
+    return s.addr.ss_family == AF_UNIX && format_address(reinterpret_cast<const sockaddr*>(&s.addr), s.len) == "unix:" + a.path;
+  if (!is_inet(s.addr) || (a.port != 0 && a.port != inet_port(s.addr))) return false;
+  return a.host.empty() ? is_wildcard(s.addr) : host_has_address(a, s);
+}
+
+// The listener of `out` for `address`, made if it is not there yet.
+Listener& listener_for(std::vector<Listener>& out, const ListenAddress& address) {
+  for (auto& l : out)
+    if (l.address.text == address.text) return l;
+  out.push_back({address, {}});
+  return out.back();
+}
+
+bool adopt_one(const Config& config, int fd, bool managed, std::vector<Listener>& out, std::string* error) {
+  Fd owned(fd);
+  Inherited s;
+  // Ours now: close-on-exec and non-blocking like every socket we bind.
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || !describe_inherited(fd, &s))
+    return fail(error, "inherited descriptor " + std::to_string(fd) + " is not a socket", errno ? errno : ENOTSOCK);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::string local = format_address(reinterpret_cast<const sockaddr*>(&s.addr), s.len);
+  for (const auto& text : config.listen) {
+    auto address = parse_listen_address(text, nullptr);
+    if (!address || !entry_matches(*address, s)) continue;
+    // listen() again applies our backlog; on a listening socket it does nothing else.
+    if (s.type == SOCK_STREAM && listen(fd, config.backlog) != 0)
+      return fail(error, "cannot listen on inherited socket " + local, errno);
+    Listener& listener = listener_for(out, *address);
+    listener.managed = listener.managed || managed;
+    listener.sockets.push_back({std::move(owned), address->type, local, 0, managed});
+    return true;
+  }
+  *error = "inherited socket " + std::to_string(fd) + " (" + local + (s.type == SOCK_DGRAM ? ", datagram" : "") +
+           ") matches no listen entry";
+  return false;
+}
+
 }  // namespace
+
+std::optional<std::vector<Listener>> adopt_inherited(const Config& config, int count,
+                                                     const std::vector<std::string>& names, std::string* error) {
+  std::vector<Listener> out;
+  for (int i = 0; i < count; ++i) {
+    bool managed = static_cast<size_t>(i) >= names.size() || names[i] != handed_over_name;
+    if (adopt_one(config, 3 + i, managed, out, error)) continue;
+    // The rest are closed too: a failed start holds nothing.
+    for (int j = i + 1; j < count; ++j) close(3 + j);
+    return std::nullopt;
+  }
+  return out;
+}
 
 std::optional<UnixAccess> unix_access(const Config& config, const Identity& workers, std::string* error) {
   UnixAccess access{static_cast<mode_t>(config.unix_mode), workers.drop ? workers.gid : static_cast<gid_t>(-1)};
@@ -212,7 +312,7 @@ void refuse_new_connections(const Listener& listener) {
   sock_filter drop_all[] = {{BPF_RET | BPF_K, 0, 0, 0}};
   sock_fprog program{1, drop_all};
   for (const auto& s : listener.sockets) {
-    if (s.type != SocketType::tcp) continue;
+    if (s.type != SocketType::tcp || s.managed) continue;
     if (setsockopt(s.fd.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0)
       log::warn("cannot stop new connections on %s: %s", s.local.c_str(), std::strerror(errno));
   }
@@ -235,13 +335,15 @@ bool socket_readable(const BoundSocket& socket) {
 }
 
 void stop_listening(const BoundSocket& socket) {
-  if (socket.type != SocketType::tcp) return;
+  if (socket.type != SocketType::tcp || socket.managed) return;
   // ENOTCONN: it was not listening any more; nothing to stop.
   shutdown(socket.fd.get(), SHUT_RDWR);
 }
 
 void remove_socket_file(const Listener& listener) {
-  // A missing file is fine: someone cleaned up already.
+  // A missing file is fine: someone cleaned up already. A manager's socket
+  // file is the manager's.
+  if (listener.managed) return;
   if (listener.address.type == SocketType::unix_stream) unlink(listener.address.path.c_str());
 }
 

@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -17,14 +19,25 @@
 #include "wsserver/pidfile.hpp"
 #include "wsserver/privileges.hpp"
 #include "wsserver/remote.hpp"
+#include "wsserver/sd_notify.hpp"
 #include "wsserver/secret.hpp"
 #include "wsserver/signals.hpp"
+#include "wsserver/upgrade.hpp"
 
 namespace {
 
 std::string current_directory() {
   std::vector<char> buf(4096);
   return getcwd(buf.data(), buf.size()) ? std::string(buf.data()) : std::string("/");
+}
+
+// A start that fails before the logs are open: whoever started us hears
+// why, on stderr and, when there is one, on the notification socket (an
+// upgrading master passes it on to `-s upgrade`).
+[[noreturn]] void fail_start(int code, const std::string& message) {
+  std::fprintf(stderr, "wsserver: %s\n", message.c_str());
+  ws::sd::notify("STATUS=" + message + "\nEXIT_STATUS=" + std::to_string(code));
+  std::exit(code);
 }
 
 // Handles -V, -h and command-line errors; returns the options to run with.
@@ -34,19 +47,15 @@ ws::Options parse_or_exit(const std::vector<std::string>& args, const std::strin
   if (outcome.exit_code == ws::exit_code::ok) {
     std::fputs(outcome.message.c_str(), stdout);
     if (!outcome.message.empty() && outcome.message.back() != '\n') std::fputc('\n', stdout);
-  } else {
-    std::fprintf(stderr, "wsserver: %s\n", outcome.message.c_str());
+    std::exit(outcome.exit_code);
   }
-  std::exit(outcome.exit_code);
+  fail_start(outcome.exit_code, outcome.message);
 }
 
 ws::Identity resolve_identity_or_exit(const ws::Config& config, std::string* warning) {
   std::string error;
   auto identity = ws::resolve_identity(config.user, config.group, &error, warning);
-  if (!identity) {
-    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
-    std::exit(ws::exit_code::config);
-  }
+  if (!identity) fail_start(ws::exit_code::config, error);
   return *identity;
 }
 
@@ -69,16 +78,33 @@ ws::PidFile lock_pid_file(const ws::Config& config) {
 ws::UnixAccess unix_access_or_exit(const ws::Config& config, const ws::Identity& identity) {
   std::string error;
   auto access = ws::unix_access(config, identity, &error);
-  if (!access) {
-    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
-    std::exit(ws::exit_code::config);
-  }
+  if (!access) fail_start(ws::exit_code::config, error);
   return *access;
 }
 
+// The sockets passed by systemd or by an upgrading master (LISTEN_FDS),
+// matched to `listen` entries; an unmatched one is a configuration error.
+std::vector<ws::Listener> adopt_inherited(const ws::Config& config, ws::PidFile& pid_file) {
+  ws::sd::ListenFds fds = ws::sd::take_listen_fds();
+  std::string error;
+  auto adopted = ws::adopt_inherited(config, fds.count, fds.names, &error);
+  if (!adopted) {
+    pid_file.abandon();
+    ws::log::fatal(ws::exit_code::config, "%s", error.c_str());
+  }
+  return std::move(*adopted);
+}
+
 std::vector<ws::Listener> bind_listeners(const ws::Config& config, const ws::UnixAccess& access, ws::PidFile& pid_file) {
+  std::vector<ws::Listener> adopted = adopt_inherited(config, pid_file);
   std::vector<ws::Listener> listeners;
   for (const auto& text : config.listen) {
+    auto inherited = std::find_if(adopted.begin(), adopted.end(),
+                                  [&](const ws::Listener& l) { return l.address.text == text && !l.sockets.empty(); });
+    if (inherited != adopted.end()) {
+      listeners.push_back(std::move(*inherited));  // leaves it empty: a repeated entry is bound anew
+      continue;
+    }
     std::string error;
     auto address = ws::parse_listen_address(text, &error);
     auto listener = address ? ws::open_listener(*address, config.backlog, &error, access) : std::nullopt;
@@ -124,12 +150,27 @@ void claim_files(ws::MasterSetup& setup) {
   }
 }
 
+// An upgrade's new master is detached already: it only leaves the start
+// directory it was given for relative paths, as detach() would.
+void detach_unless_upgrading(const ws::Options& options, bool upgrading) {
+  if (!options.daemon) return;
+  if (!upgrading) return ws::daemon::detach();
+  if (chdir("/") != 0) ws::log::warn("%s", ws::log::syscall_error("chdir").c_str());
+}
+
+bool take_upgrade_mark() {
+  bool upgrading = std::getenv(ws::upgrade::from_variable) != nullptr;
+  unsetenv(ws::upgrade::from_variable);
+  return upgrading;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Whatever started us may have left descriptors open without
-  // close-on-exec; none of them belongs in a worker.
-  close_range(3, ~0U, 0);  // fails only on kernels before 5.9, where nothing else can be done
+  // close-on-exec; none of them belongs in a worker, except the listening
+  // sockets passed on purpose (LISTEN_FDS).
+  close_range(3 + ws::sd::listen_fds_count(), ~0U, 0);  // fails only on kernels before 5.9, where nothing else can be done
   // A client that disconnects mid-write must never kill a process.
   ws::signals::ignore({SIGPIPE});
   // Nor may a blocked mask from whatever started us keep Ctrl-C from a
@@ -139,8 +180,10 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
 
   ws::MasterSetup setup;
+  ws::sd::init_from_environment();
   setup.cwd = current_directory();
   setup.args = ws::with_absolute_config({argv + 1, argv + argc}, setup.cwd);
+  setup.binary = ws::upgrade::own_binary(argv[0], setup.cwd);
   setup.options = parse_or_exit(setup.args, setup.cwd);
   const ws::Options& options = setup.options;
   if (!options.signal_action.empty()) return ws::act_on_master(options);
@@ -148,10 +191,8 @@ int main(int argc, char** argv) {
   setup.identity = resolve_identity_or_exit(options.config, &warning);
   ws::UnixAccess unix_access = unix_access_or_exit(options.config, setup.identity);
   std::string error;
-  if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error)) {
-    std::fprintf(stderr, "wsserver: %s\n", error.c_str());
-    return ws::exit_code::config;
-  }
+  if (!options.config.auth_file.empty() && !ws::load_secret(options.config.auth_file, &setup.secret, &error))
+    fail_start(ws::exit_code::config, error);
   if (options.test_config) {
     if (!warning.empty()) std::fprintf(stderr, "wsserver: warning: %s\n", warning.c_str());
     std::puts("configuration ok");
@@ -160,11 +201,12 @@ int main(int argc, char** argv) {
   // Only the master blocks its signals, held until it waits so that none is
   // lost during start-up.
   ws::signals::block(ws::master_signal_set());
+  bool upgrading = take_upgrade_mark();
   open_logs(options, setup.identity);
   setup.pid_file = lock_pid_file(options.config);
   setup.listeners = bind_listeners(options.config, unix_access, *setup.pid_file);
   setup.metrics = open_metrics(options.config, *setup.pid_file, setup.listeners);
-  if (options.daemon) ws::daemon::detach();
+  detach_unless_upgrading(options, upgrading);
   claim_files(setup);
   setup.identity_warning = warning;
   // The master's edge: as in the worker (src/worker.cpp), an exception is a

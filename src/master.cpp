@@ -14,6 +14,7 @@
 #include "wsserver/daemon.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/log.hpp"
+#include "wsserver/sd_notify.hpp"
 #include "wsserver/signals.hpp"
 #include "wsserver/version.hpp"
 
@@ -88,10 +89,13 @@ int Master::run() {
   tend_pool();
   if (live_workers() == 0) log::fatal(exit_code::os_error, "cannot start any worker");
   daemon::report_ready();
+  last_status_ = status_line();
+  sd::notify("READY=1\nSTATUS=" + last_status_);
 
   for (;;) {
     reap_children();
     handle_signals();
+    watch_upgrade();
     settle_overflow();
     if (stop_ != Stop::none) {
       progress_stop();
@@ -99,6 +103,7 @@ int Master::run() {
     } else {
       tend_pool();
     }
+    notify_manager();
     wait_for_event();
   }
   finish();
@@ -122,6 +127,9 @@ int64_t Master::next_wake_ms() const {
   if (stop_ == Stop::fast) wake = std::min(wake, next_nudge_ms_);
   if (stop_ == Stop::graceful && holds_listeners()) wake = std::min(wake, monotonic_ms() + drain_poll_ms);
   for (const auto& c : children_) wake = std::min(wake, c.retire_deadline_ms);
+  if (upgrade_) wake = std::min(wake, upgrade_->deadline_ms);
+  if (sd::watchdog_interval_ms() > 0) wake = std::min(wake, next_watchdog_ms_);
+  if (sd::enabled() && status_line() != last_status_) wake = std::min(wake, next_status_ms_);
   return wake;
 }
 
@@ -133,6 +141,7 @@ void Master::wait_for_event() {
     wake = std::min(wake, s_.control->expire(now));
     s_.control->add_poll_fds(fds);
   }
+  if (upgrade_) fds.push_back({upgrade_->channel.fd(), POLLIN, 0});  // read by watch_upgrade
   if (s_.metrics) {
     wake = std::min(wake, s_.metrics->expire(now));
     s_.metrics->add_poll_fds(fds);
@@ -179,6 +188,7 @@ void Master::reap_children() {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
+    if (upgrade_ && pid == upgrade_->pid) upgrade_exited(status);
     auto it = std::find_if(children_.begin(), children_.end(), [pid](const Child& c) { return c.pid == pid; });
     if (it == children_.end()) continue;
     Child child = *it;
@@ -230,7 +240,16 @@ void Master::handle_signals() {
   if (signals::take(SIGTERM) || signals::take(SIGQUIT)) begin_stop(Stop::graceful);
   signals::take(SIGCHLD);  // reaping runs every turn anyway
   if (stop_ != Stop::none) return;
-  if (signals::take(SIGHUP)) reload();
+  // A reload waits for an upgrade under way: the new master reads the config itself.
+  if (!upgrade_ && signals::take(SIGHUP)) {
+    notify_reloading();
+    reload();
+    sd::notify("READY=1");  // applied or refused: the manager must not wait in "reloading"
+  }
+  if (signals::take(SIGUSR2)) {
+    std::string why = start_upgrade();
+    if (!why.empty()) log::error("upgrade refused: %s", why.c_str());
+  }
   if (signals::take(SIGUSR1)) {
     log::reopen();
     signal_children(SIGUSR1);
@@ -247,8 +266,16 @@ void Master::signal_children(int sig) {
 
 void Master::begin_stop(Stop kind) {
   if (stop_ == Stop::fast || stop_ == kind) return;
+  if (upgrade_) {
+    kill(upgrade_->pid, SIGKILL);
+    upgrade_failed("the master was told to stop");
+  }
+  if (kind != Stop::handover) sd::notify("STOPPING=1");
   int64_t now = monotonic_ms();
-  if (kind == Stop::graceful) {
+  if (kind == Stop::handover) {
+    hand_over();
+    stop_deadline_ms_ = now + int64_t{config_.graceful_timeout} * 1000;
+  } else if (kind == Stop::graceful) {
     for (const auto& listener : s_.listeners) refuse_new_connections(listener);
     signal_children(worker_signal::drain);
     stop_deadline_ms_ = now + int64_t{config_.graceful_timeout} * 1000;
@@ -344,9 +371,15 @@ MetricsSnapshot Master::metrics_snapshot() const {
   return m;
 }
 
-std::string Master::answer_control(const std::string& request) const {
+std::string Master::answer_control(const std::string& request) {
   if (request == "status") return render_status_text(snapshot());
   if (request == "status json") return render_status_json(snapshot());
+  if (request == "upgrade") {
+    std::string why = start_upgrade();
+    if (why.empty()) return "";  // held until the new master is ready or has failed
+    log::error("upgrade refused: %s", why.c_str());
+    return "ERR upgrade refused: " + why + "\n";
+  }
   return "ERR unknown request\n";
 }
 

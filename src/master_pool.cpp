@@ -13,6 +13,7 @@
 #include "wsserver/daemon.hpp"
 #include "wsserver/log.hpp"
 #include "wsserver/master.hpp"
+#include "wsserver/sd_notify.hpp"
 #include "wsserver/signals.hpp"
 
 namespace ws {
@@ -238,6 +239,8 @@ std::vector<int> Master::master_only_fds() const {
     fds.push_back(s_.pid_file->file_fd());
   }
   if (daemon::readiness_fd() >= 0) fds.push_back(daemon::readiness_fd());
+  if (sd::descriptor() >= 0) fds.push_back(sd::descriptor());
+  if (upgrade_) fds.push_back(upgrade_->channel.fd());
   fds.push_back(handoff_.master_end.get());
   // With overflow = queue the master never hands a client over.
   if (config_.overflow != Overflow::reject) fds.push_back(handoff_.worker_end.get());

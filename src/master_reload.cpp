@@ -106,7 +106,7 @@ bool Master::switch_logs(const Options& next, const Identity& identity) {
 // The endpoint `next` asks for, when it is a new address: bound here, before
 // anything changes, so that a reload that cannot bind it changes nothing.
 bool Master::open_metrics(const Config& next, std::optional<MetricsServer>* fresh) {
-  if (next.metrics_listen == config_.metrics_listen || next.metrics_listen.empty()) return true;
+  if (next.metrics_listen.empty() || (next.metrics_listen == config_.metrics_listen && s_.metrics)) return true;
   std::string error;
   *fresh = MetricsServer::open(next.metrics_listen, &error);
   if (!*fresh) log::error("reload failed, nothing changed: metrics_listen: %s", error.c_str());
@@ -115,7 +115,7 @@ bool Master::open_metrics(const Config& next, std::optional<MetricsServer>* fres
 
 // An unchanged address keeps its socket (and the scrapes in progress).
 void Master::adopt_metrics(const std::string& address, std::optional<MetricsServer> fresh) {
-  if (address == config_.metrics_listen) return;
+  if (!fresh && !address.empty()) return;
   if (s_.metrics)
     for (const auto& local : s_.metrics->local()) log::info("no more metrics on %s", local.c_str());
   s_.metrics = std::move(fresh);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -87,6 +88,15 @@ void PidFile::remove() {
       on_disk.st_dev == ours.st_dev && parse_pid(read_text(written_.get())) == pid_)
     unlink(path_.c_str());
   pid_ = 0;
+}
+
+bool PidFile::rename_to(const std::string& path, std::string* error) {
+  if (::rename(path_.c_str(), path.c_str()) != 0) {
+    *error = "cannot rename pid file " + path_ + " to " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  path_ = path;
+  return true;
 }
 
 void PidFile::abandon() {

@@ -13,6 +13,7 @@
 #include "wsserver/control.hpp"
 #include "wsserver/exit_codes.hpp"
 #include "wsserver/pidfile.hpp"
+#include "wsserver/upgrade.hpp"
 
 namespace ws {
 namespace {
@@ -80,17 +81,53 @@ bool confirmed(const Options& o, int pid) {
   return true;
 }
 
+// The answer comes once the new master is ready or has failed: within
+// upgrade::ready_timeout_ms, plus a margin for a loaded machine.
+int request_upgrade(const Options& o, int pid) {
+  if (!confirmed(o, pid)) return exit_code::failure;
+  std::string error;
+  auto answer = query_control(o.config.control_socket, "upgrade", upgrade::ready_timeout_ms + 15000, &error);
+  if (!answer) {
+    std::fprintf(stderr, "wsserver: upgrade of pid %d: %s\n", pid, error.c_str());
+    return exit_code::failure;
+  }
+  if (answer->rfind("OK ", 0) == 0) {
+    std::printf("wsserver: %s", answer->c_str() + 3);
+    return exit_code::ok;
+  }
+  std::fprintf(stderr, "wsserver: %s", answer->rfind("ERR ", 0) == 0 ? answer->c_str() + 4 : answer->c_str());
+  if (answer->empty() || answer->back() != '\n') std::fputc('\n', stderr);
+  return exit_code::failure;
+}
+
+// The old master answers status on its CONTROL.oldbin; nothing else is
+// sent to a master whose upgrade is under way.
+int during_upgrade(const Options& o, int old_pid) {
+  if (o.signal_action == "status") {
+    Options old = o;
+    old.config.control_socket += ".oldbin";
+    return status(old, old_pid);
+  }
+  std::fprintf(stderr, "wsserver: an upgrade is under way (old master pid %d, pid file %s.oldbin): try again once it is done\n",
+               old_pid, o.config.pid_file.c_str());
+  return exit_code::failure;
+}
+
 }  // namespace
 
 int act_on_master(const Options& o) {
   const std::string& action = o.signal_action;
   int pid = running_master(o.config.pid_file);
+  // Mid-upgrade the old master holds PIDFILE.oldbin, and the new one has no pid file yet.
+  int old_pid = pid > 0 ? 0 : running_master(o.config.pid_file + ".oldbin");
+  if (old_pid > 0) return during_upgrade(o, old_pid);
   if (pid <= 0) {
     if (action == "status" && o.json) std::puts("{\"running\":false}");
     else std::fprintf(action == "status" ? stdout : stderr, "wsserver is not running (pid file %s)\n", o.config.pid_file.c_str());
     return exit_code::not_running;
   }
   if (action == "status") return status(o, pid);
+  if (action == "upgrade") return request_upgrade(o, pid);
   int sig = action == "stop" ? SIGINT : action == "quit" ? SIGQUIT : action == "reload" ? SIGHUP : SIGUSR1;
   if (!confirmed(o, pid)) return exit_code::failure;
   if (kill(pid, sig) != 0) {

@@ -15,7 +15,7 @@ struct Options {
   std::string config_path;    // the file read, or empty when none was
   bool daemon = false;
   bool test_config = false;
-  std::string signal_action;  // -s: stop, quit, reload, reopen or status
+  std::string signal_action;  // -s: stop, quit, reload, reopen, status or upgrade
   bool json = false;
 };
 

@@ -2,7 +2,8 @@
 // one request line ("status" or "status json") and reads the answer until
 // the master closes. The master serves it from its own wait loop without
 // ever blocking: every descriptor is non-blocking and every connection has
-// a deadline.
+// a deadline. An answer that takes time (an upgrade's) is held: the request's
+// handler returns an empty answer, and answer_held() gives it later.
 #pragma once
 
 #include <poll.h>
@@ -27,6 +28,11 @@ class ControlServer {
   // Closes everything and removes the socket file (at exit).
   void remove_file();
 
+  // Moves the socket's file (CONTROL.oldbin during an upgrade, and back).
+  bool rename_to(const std::string& path, std::string* error);
+  // Gives every held request its answer.
+  void answer_held(const std::string& answer);
+
   // Appends what to wait for; `handle` gets the same entries back.
   void add_poll_fds(std::vector<pollfd>& fds) const;
   void handle(const std::vector<pollfd>& fds, int64_t now_ms, const std::function<std::string(const std::string&)>& answer);
@@ -41,11 +47,12 @@ class ControlServer {
     std::string in, out;
     size_t sent = 0;
     bool answered = false;
+    bool held = false;  // answered later, by answer_held()
     int64_t deadline_ms;
   };
   ControlServer() = default;
   void accept_all(int64_t now_ms);
-  void serve(Connection& c, short revents, const std::function<std::string(const std::string&)>& answer);
+  void serve(Connection& c, short revents, int64_t now_ms, const std::function<std::string(const std::string&)>& answer);
 
   std::string path_;
   Fd listen_;

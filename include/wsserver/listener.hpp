@@ -22,11 +22,15 @@ struct BoundSocket {
   SocketType type;
   std::string local;    // the address actually bound: "127.0.0.1:9000", "[::1]:9000", "unix:/path"
   int queue_peak = 0;   // the longest accept queue the master has seen on it
+  // Passed by a service manager (socket activation), which keeps its own
+  // copy to start us again on: never shut down, filtered or unlinked by us.
+  bool managed = false;
 };
 
 struct Listener {
   ListenAddress address;
   std::vector<BoundSocket> sockets;
+  bool managed = false;  // its sockets are a service manager's (see BoundSocket)
 };
 
 // Who may connect to a unix: listener: its file's mode and group (-1 leaves
@@ -45,6 +49,19 @@ std::optional<UnixAccess> unix_access(const Config& config, const Identity& work
 // nullopt with *error set.
 std::optional<Listener> open_listener(const ListenAddress& address, int backlog, std::string* error,
                                       const UnixAccess& access = {});
+
+// The name an upgrading master gives, in LISTEN_FDNAMES, to the sockets it
+// owns; any other name marks a socket the service manager owns.
+inline constexpr const char* handed_over_name = "wsserver-upgrade";
+
+// Takes the listening sockets passed as descriptors 3 .. 3 + count - 1
+// (LISTEN_FDS): each goes to the first `listen` entry of `config` whose
+// transport and address it has (port 0 in an entry matches any port, as the
+// kernel's choice did). Returns one listener per entry that got a socket;
+// entries without one are for the caller to bind. A socket that matches no
+// entry is an error naming it.
+std::optional<std::vector<Listener>> adopt_inherited(const Config& config, int count,
+                                                     const std::vector<std::string>& names, std::string* error);
 
 // Gives a unix listener's file `access` again (a reload may change it).
 bool set_unix_access(const Listener& listener, const UnixAccess& access, std::string* error);

@@ -1,8 +1,12 @@
 // master.hpp: the supervising process. It never serves a client: it forks
 // the workers, reaps and replaces them, answers the control socket and the
-// metrics endpoint (from its one wait, never blocking) and acts on signals. Its loop is a table of contents: reap, handle signals, settle
-// the clients it holds for overflow = reject, stop or tend the pool, wait. master.cpp holds the loop, stopping and status;
-// master_pool.cpp the pool; master_reload.cpp the reload.
+// metrics endpoint (from its one wait, never blocking) and acts on signals.
+// Its loop is a table of contents: reap, handle signals, settle the clients
+// it holds for overflow = reject, follow an upgrade, tell systemd, stop or
+// tend the pool, wait. master.cpp holds the loop, stopping and status;
+// master_pool.cpp the pool; master_reload.cpp the reload (and the metrics
+// endpoint's address); master_upgrade.cpp the binary upgrade and systemd's
+// notifications.
 #pragma once
 
 #include <csignal>
@@ -21,6 +25,7 @@
 #include "wsserver/privileges.hpp"
 #include "wsserver/scoreboard.hpp"
 #include "wsserver/status.hpp"
+#include "wsserver/upgrade.hpp"
 #include "wsserver/worker.hpp"
 
 namespace ws {
@@ -31,7 +36,8 @@ sigset_t master_signal_set();
 // What main() prepared before the master takes over.
 struct MasterSetup {
   Options options;
-  std::vector<std::string> args;  // kept to reread the config on reload
+  std::vector<std::string> args;  // kept to reread the config on reload, and for an upgrade
+  std::string binary;             // the path we were started from, for an upgrade
   std::string cwd;
   std::vector<Listener> listeners;
   Identity identity;
@@ -49,7 +55,9 @@ class Master {
   int run();
 
  private:
-  enum class Stop { none, graceful, fast };
+  // handover: the stop of an old master after an upgrade; its workers
+  // finish their clients while the new master serves on the same sockets.
+  enum class Stop { none, graceful, fast, handover };
   struct Child {
     int pid;
     int slot;
@@ -95,7 +103,19 @@ class Master {
   bool open_new_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* fresh);
   std::vector<Listener> adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener> fresh);
   bool switch_logs(const Options& next, const Identity& identity);
+  std::string start_upgrade();
+  upgrade::Launch upgrade_launch(const upgrade::Channel& channel) const;
+  bool move_files_aside(std::string* error);
+  void restore_files();
+  void watch_upgrade();
+  void upgrade_exited(int status);
+  void upgrade_failed(const std::string& why);
+  void upgrade_succeeded();
+  void notify_manager();
+  std::string status_line() const;
+  void notify_reloading();
   void begin_stop(Stop kind);
+  void hand_over();
   void progress_stop();
   void close_drained_listeners();
   bool holds_listeners() const;
@@ -106,8 +126,10 @@ class Master {
   bool room_for_worker() const;
   std::vector<int> master_only_fds() const;
   StatusSnapshot snapshot() const;
-  std::string answer_control(const std::string& request) const;
+  std::string answer_control(const std::string& request);
   MetricsSnapshot metrics_snapshot() const;
+  void release_metrics();
+  void reclaim_metrics();
   void finish();
 
   MasterSetup s_;
@@ -140,6 +162,17 @@ class Master {
   int64_t stop_deadline_ms_ = 0;
   int64_t next_nudge_ms_ = 0;
   bool killed_stragglers_ = false;
+
+  struct UpgradeRun {
+    int pid;
+    int64_t deadline_ms;
+    upgrade::Channel channel;
+    std::string status;  // the last STATUS= the new master sent: its failure's reason
+  };
+  std::optional<UpgradeRun> upgrade_;  // an upgrade under way
+  int64_t next_watchdog_ms_ = 0;
+  int64_t next_status_ms_ = 0;
+  std::string last_status_;  // the STATUS= line systemd has
 
   int young_crashes_ = 0;
   int64_t next_spawn_ms_ = 0;

@@ -24,6 +24,9 @@ class PidFile {
   bool write(int pid, std::string* error);
   // Removes the file if it still holds our pid (at exit).
   void remove();
+  // Moves the written file to `path` (PIDFILE.oldbin during an upgrade, and
+  // back); the lock goes with it. False with *error when rename() fails.
+  bool rename_to(const std::string& path, std::string* error);
   // Start-up failed before write(): removes the file if we created it.
   void abandon();
   // The descriptors the workers must not inherit.

@@ -26,6 +26,7 @@
 
 using namespace std::chrono_literals;
 using test::Client;
+using test::run_wsserver;
 using test::Server;
 
 namespace {
@@ -201,6 +202,35 @@ TEST_CASE("metrics: a reload moves the endpoint to a new metrics_listen, or chan
   REQUIRE(answer);
   CHECK(value(body_of(*answer), "wsserver_reloads_total{result=\"applied\"}") == 1);
   CHECK_FALSE(Client::try_connect(old_port));
+}
+
+// [no-valgrind]: the upgrade execs the binary the master was started
+// from, which under valgrind is valgrind itself.
+TEST_CASE("metrics: a binary upgrade hands the metrics port to the new master, or takes it back if it fails",
+          "[no-valgrind]") {
+  // A port found free: with port 0 the new master would bind another one.
+  std::string address = HeldPort(INADDR_LOOPBACK).address;
+  uint16_t port = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  Server server({"--workers", "1", "--metrics_listen", address});
+  REQUIRE(server.wait_workers(1));
+  CHECK(value(metrics(port), "wsserver_generation") == 1);
+
+  server.dir().write("wsserver.conf", "service = nonsense\n");
+  // Asked without the broken file; the new master reads it and fails.
+  auto failed = run_wsserver({"-c", "/dev/null", "--pid_file", server.pid_file(), "-s", "upgrade"}, 60s);
+  CHECK(failed.status == 1);
+  REQUIRE(server.wait_log("upgrade failed, serving on"));
+  CHECK(server.log_count("metrics on http://" + address + "/metrics") == 2);  // taken back
+  CHECK(value(metrics(port), "wsserver_generation") == 1);
+
+  server.dir().write("wsserver.conf", "");
+  auto upgraded = run_wsserver(server.same_files({"-s", "upgrade"}), 60s);
+  INFO(upgraded.out << upgraded.err << server.log());
+  REQUIRE(upgraded.status == 0);
+  CHECK(server.wait_exit(20s) == 0);  // the old master is gone: the new one answers
+  std::string m = metrics(port);
+  CHECK(value(m, "wsserver_uptime_seconds") >= 0);
+  CHECK(value(m, "wsserver_workers{state=\"idle\"}") == 1);
 }
 
 // [no-valgrind]: "at once" is a time limit.
