@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "wsserver/connection.hpp"
+#include "wsserver/close_reason.hpp"
 #include "wsserver/utf8.hpp"
 
 namespace ws {

@@ -10,12 +10,8 @@
 #include <utility>
 
 #include "wsserver/address.hpp"
-#include "wsserver/connection.hpp"
 
 namespace ws {
-
-static_assert(close_reasons == static_cast<size_t>(CloseReason::auth_blocked) + 1,
-              "close_reasons must count every CloseReason");
 
 namespace {
 

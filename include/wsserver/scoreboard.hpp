@@ -17,16 +17,14 @@
 
 #include "wsserver/cidr.hpp"
 #include "wsserver/clock.hpp"
+#include "wsserver/close_reason.hpp"
 
 namespace ws {
 
 enum class WorkerState : uint8_t { empty, starting, idle, busy, exiting };
 const char* state_name(WorkerState s);
 
-// Declared whole in connection.hpp, which includes this header.
-enum class CloseReason;
-// CloseReason's count (checked against it in scoreboard.cpp).
-inline constexpr size_t close_reasons = 14;
+inline constexpr size_t close_reasons = static_cast<size_t>(CloseReason::auth_blocked) + 1;
 
 // The server notices sent to clients, by kind. too_many_clients is the
 // master's (overflow = reject); a worker sends the others.

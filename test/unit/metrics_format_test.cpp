@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "wsserver/connection.hpp"
+#include "wsserver/close_reason.hpp"
 #include "wsserver/metrics.hpp"
 #include "wsserver/metrics_server.hpp"
 #include "wsserver/utf8.hpp"
