@@ -45,9 +45,10 @@ SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_e
 BUILD_PACKAGES = libcli11-dev catch2
 # systemd: systemd-analyze verifies the units (6 MiB more in a fresh root);
 # redis-server: the chat bus; chromium and python3-websockets: WebSocket
-# peers; haproxy and openssl: wsserver behind a real HAProxy, with TLS.
+# peers; haproxy and openssl: wsserver behind a real HAProxy, with TLS;
+# prometheus: promtool checks the metrics; python3: its JSON parser.
 TEST_PACKAGES = mandoc netcat-openbsd man-db logrotate systemd redis-server chromium python3-websockets \
-  haproxy openssl
+  haproxy openssl prometheus python3
 
 .PHONY: all run test bench bench-chat bench-scale bench-upgrade clean install uninstall fresh-root FORCE
 all: $(BUILD)/wsserver $(BUILD)/wsbench

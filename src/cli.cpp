@@ -117,8 +117,9 @@ struct Words {
       : service(word_of(service_words, c.service)),
         reply_terminator(word_of(terminator_words, c.reply_terminator)),
         overflow(word_of(overflow_words, c.overflow)),
-        log_level(word_of(log_level_words, c.log_level)) {}
-  std::string service, reply_terminator, overflow, log_level;
+        log_level(word_of(log_level_words, c.log_level)),
+        access_log_format(word_of(access_log_format_words, c.access_log_format)) {}
+  std::string service, reply_terminator, overflow, log_level, access_log_format;
   std::string unix_mode = "0660";
 };
 
@@ -182,6 +183,8 @@ void add_config_options(CLI::App& app, Config& c, Words& w) {
   app.add_option("--log_file", c.log_file, "A path, stderr or syslog");
   add_word_option(app, "--log_level", w.log_level, log_level_words);
   app.add_option("--access_log", c.access_log, "Access log: a path, stderr or syslog");
+  add_word_option(app, "--access_log_format", w.access_log_format, access_log_format_words);
+  app.add_option("--metrics_listen", c.metrics_listen, "HOST:PORT of the Prometheus metrics endpoint");
   app.add_option("--unix_mode", w.unix_mode, "Mode of unix: listener sockets (octal)")
       ->check(CLI::Validator(check_octal_mode, "MODE"))->capture_default_str();
   app.add_option("--unix_group", c.unix_group, "Group of unix: listener sockets");
@@ -195,6 +198,7 @@ void apply_words(const Words& w, Config& c) {
   c.reply_terminator = *value_of(terminator_words, w.reply_terminator);
   c.overflow = *value_of(overflow_words, w.overflow);
   c.log_level = *value_of(log_level_words, w.log_level);
+  c.access_log_format = *value_of(access_log_format_words, w.access_log_format);
   c.unix_mode = static_cast<unsigned>(std::stoul(w.unix_mode, nullptr, 8));
   for (auto* list : {&c.listen, &c.allow, &c.deny, &c.ws_origins, &c.proxy_from})
     list->erase(std::remove(list->begin(), list->end(), std::string()), list->end());

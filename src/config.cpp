@@ -56,6 +56,17 @@ std::string absolute(const std::string& path, const std::string& cwd) {
   return cwd + "/" + path;
 }
 
+// The endpoint is TCP only: a scraper comes over the network.
+bool valid_metrics_listen(const std::string& text, ConfigProblem* problem) {
+  if (text.empty()) return true;
+  std::string error;
+  auto address = parse_listen_address(text, &error);
+  if (!address) return fail(problem, "metrics_listen", error);
+  if (address->type != SocketType::tcp || address->transport.proxy || address->transport.websocket)
+    return fail(problem, "metrics_listen", "HOST:PORT or PORT expected, not " + text);
+  return true;
+}
+
 }  // namespace
 
 bool validate(const Config& c, ConfigProblem* problem) {
@@ -86,6 +97,7 @@ bool validate(const Config& c, ConfigProblem* problem) {
     if (c.service != ServiceKind::chat) return fail(problem, "chat_bus", "chat_bus needs service = chat", "service");
   }
   if (c.group.size() && c.user.empty()) return fail(problem, "group", "group needs user to be set too", "user");
+  if (!valid_metrics_listen(c.metrics_listen, problem)) return false;
   return valid_cidrs(c.allow, "allow", problem) && valid_cidrs(c.deny, "deny", problem) &&
          valid_origins(c.ws_origins, problem) && valid_cidrs(c.proxy_from, "proxy_from", problem);
 }

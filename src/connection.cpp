@@ -72,6 +72,7 @@ class Connection {
     early_ = early;
     CloseReason reason = pushing_ ? converse_pushing() : converse();
     end(reason);
+    count_notices();
     return reason;
   }
 
@@ -102,6 +103,14 @@ class Connection {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return CloseReason::idle_timeout;
       return CloseReason::reset;
     }
+  }
+
+  // The notices the session sent; those a close sends, the worker counts
+  // with the close (WorkerSlot::count_close).
+  void count_notices() {
+    c_.slot->count_notice(Notice::message_too_long, session_.too_long_notices());
+    c_.slot->count_notice(Notice::auth_required, session_.auth_required_notices());
+    c_.slot->count_notice(Notice::auth_failed, static_cast<uint64_t>(session_.auth_failures()));
   }
 
   std::optional<CloseReason> interrupted() {

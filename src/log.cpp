@@ -180,6 +180,18 @@ void access(const char* fmt, ...) {
   va_end(ap);
 }
 
+void access_raw(std::string_view line) {
+  if (access_sink.kind == Kind::none) return;
+  if (access_sink.kind == Kind::syslog) {
+    syslog(LOG_INFO, "%.*s", static_cast<int>(line.size()), line.data());
+    return;
+  }
+  // One write, as write_line does, so lines from several workers stay whole.
+  std::string whole = std::string(line) + '\n';
+  ssize_t ignored = ::write(access_sink.fd, whole.data(), whole.size());
+  (void)ignored;
+}
+
 bool access_enabled() { return access_sink.kind != Kind::none; }
 
 void fatal(int code, const char* fmt, ...) {

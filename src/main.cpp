@@ -118,6 +118,21 @@ std::vector<ws::Listener> bind_listeners(const ws::Config& config, const ws::Uni
   return listeners;
 }
 
+// Bound with the listeners, before detaching, so that a port in use is
+// reported to whoever started the server.
+std::optional<ws::MetricsServer> open_metrics(const ws::Config& config, ws::PidFile& pid_file,
+                                              const std::vector<ws::Listener>& listeners) {
+  if (config.metrics_listen.empty()) return std::nullopt;
+  std::string error;
+  auto metrics = ws::MetricsServer::open(config.metrics_listen, &error);
+  if (!metrics) {
+    pid_file.abandon();
+    for (const auto& listener : listeners) ws::remove_socket_file(listener);
+    ws::log::fatal(ws::exit_code::os_error, "metrics_listen: %s", error.c_str());
+  }
+  return metrics;
+}
+
 // After detaching: the pid file gets the daemon's pid, the control socket
 // is bound, and only then does the launcher hear that we are ready.
 void claim_files(ws::MasterSetup& setup) {
@@ -192,6 +207,7 @@ int main(int argc, char** argv) {
   open_logs(options, setup.identity);
   setup.pid_file = lock_pid_file(options.config);
   setup.listeners = bind_listeners(options.config, unix_access, *setup.pid_file);
+  setup.metrics = open_metrics(options.config, *setup.pid_file, setup.listeners);
   detach_unless_upgrading(options, upgrading);
   claim_files(setup);
   setup.identity_warning = warning;

@@ -87,6 +87,8 @@ int Master::run() {
     for (const auto& socket : listener.sockets)
       log::info("listening on %s%s", listener.address.transport.prefix(), socket.local.c_str());
   }
+  if (s_.metrics)
+    for (const auto& local : s_.metrics->local()) log::info("metrics on http://%s/metrics", local.c_str());
   log_identity(s_.identity, s_.identity_warning);
   tend_pool();
   if (live_workers() == 0) log::fatal(exit_code::os_error, "cannot start any worker");
@@ -145,6 +147,10 @@ void Master::wait_for_event() {
     s_.control->add_poll_fds(fds);
   }
   if (upgrade_) fds.push_back({upgrade_->channel.fd(), POLLIN, 0});  // read by watch_upgrade
+  if (s_.metrics) {
+    wake = std::min(wake, s_.metrics->expire(now));
+    s_.metrics->add_poll_fds(fds);
+  }
   size_t first_listener = fds.size();
   size_t first_watched = fds.size();
   if (watching_listeners() && now >= listeners_quiet_until_ms_) {
@@ -174,6 +180,7 @@ void Master::wait_for_event() {
   if (n < 0 && errno != EINTR) log::error("%s", log::syscall_error("ppoll").c_str());
   if (n > 0 && s_.control)
     s_.control->handle(fds, monotonic_ms(), [this](const std::string& request) { return answer_control(request); });
+  if (n > 0 && s_.metrics) s_.metrics->handle(fds, monotonic_ms(), [this] { return render_metrics(metrics_snapshot()); });
   for (size_t i = first_watched; n > 0 && i < first_listener; ++i)
     if (fds[i].revents & POLLIN) listeners_quiet_until_ms_ = monotonic_ms() + listener_quiet_ms;
   for (size_t i = first_listener; n > 0 && i < fds.size(); ++i)
@@ -208,7 +215,10 @@ void Master::on_child_exit(const Child& child, int status) {
   std::string how = describe_status(status);
   if (clean || stop_ != Stop::none) log::info("worker %d %s", child.pid, how.c_str());
   else log::warn("worker %d %s", child.pid, how.c_str());
-  if (!clean) ++worker_deaths_;
+  if (!clean) {
+    ++worker_deaths_;
+    ++(WIFSIGNALED(status) ? master_counters_.deaths_by_signal : master_counters_.deaths_by_exit);
+  }
 
   if (WIFEXITED(status) && WEXITSTATUS(status) == exit_code::worker_setup_failed) {
     if (stop_ == Stop::none) log::error("a worker could not set itself up: stopping");
@@ -230,6 +240,7 @@ void Master::back_off_after_crash(const Child& child, int) {
   if (young_crashes_ < 2) return;
   int64_t delay = std::min<int64_t>(max_respawn_delay_ms, int64_t{100} << std::min(young_crashes_ - 2, 16));
   next_spawn_ms_ = monotonic_ms() + delay;
+  ++master_counters_.respawn_backoffs;
   log::warn("workers keep dying young: next start in %.1f s", static_cast<double>(delay) / 1000.0);
 }
 
@@ -362,6 +373,13 @@ StatusSnapshot Master::snapshot() const {
   s.worker_deaths = worker_deaths_;
   s.bus = bus_snapshot();
   return s;
+}
+
+MetricsSnapshot Master::metrics_snapshot() const {
+  MetricsSnapshot m{snapshot(), config_.max_workers, master_counters_};
+  shown_totals_.raise_to(m.status.totals);
+  m.status.totals = shown_totals_;
+  return m;
 }
 
 std::string Master::answer_control(const std::string& request) {

@@ -224,6 +224,7 @@ void Master::settle_overflow() {
       else
         refuse_connection(it->client.release(), "ERR too many clients", terminator_bytes(config_.reply_terminator));
       ++retired_totals_.rejected;
+      ++retired_totals_.notices[static_cast<size_t>(Notice::too_many_clients)];
       note_too_many_clients();
     } else {
       ++it;
@@ -235,6 +236,8 @@ void Master::settle_overflow() {
 
 std::vector<int> Master::master_only_fds() const {
   std::vector<int> fds = s_.control ? s_.control->descriptors() : std::vector<int>{};
+  if (s_.metrics)
+    for (int fd : s_.metrics->descriptors()) fds.push_back(fd);
   if (s_.pid_file) {
     fds.push_back(s_.pid_file->lock_fd());
     fds.push_back(s_.pid_file->file_fd());

@@ -105,12 +105,36 @@ bool Master::switch_logs(const Options& next, const Identity& identity) {
   return false;
 }
 
+// The endpoint `next` asks for, when it is a new address: bound here, before
+// anything changes, so that a reload that cannot bind it changes nothing.
+bool Master::open_metrics(const Config& next, std::optional<MetricsServer>* fresh) {
+  if (next.metrics_listen.empty() || (next.metrics_listen == config_.metrics_listen && s_.metrics)) return true;
+  std::string error;
+  *fresh = MetricsServer::open(next.metrics_listen, &error);
+  if (!*fresh) log::error("reload failed, nothing changed: metrics_listen: %s", error.c_str());
+  return fresh->has_value();
+}
+
+// An unchanged address keeps its socket (and the scrapes in progress).
+void Master::adopt_metrics(const std::string& address, std::optional<MetricsServer> fresh) {
+  if (!fresh && !address.empty()) return;
+  if (s_.metrics)
+    for (const auto& local : s_.metrics->local()) log::info("no more metrics on %s", local.c_str());
+  s_.metrics = std::move(fresh);
+  if (s_.metrics)
+    for (const auto& local : s_.metrics->local()) log::info("metrics on http://%s/metrics", local.c_str());
+}
+
 void Master::reload() {
   log::info("reloading the configuration");
+  ++(apply_reload() ? master_counters_.reloads_applied : master_counters_.reloads_refused);
+}
+
+bool Master::apply_reload() {
   CliOutcome outcome = parse_command_line(s_.args, s_.cwd, geteuid() == 0);
   if (!outcome.proceed) {
     log::error("reload failed, nothing changed: %s", outcome.message.c_str());
-    return;
+    return false;
   }
   Options next = std::move(outcome.options);
   std::string error, warning, secret, page;
@@ -118,12 +142,12 @@ void Master::reload() {
   if (!identity || (!next.config.auth_file.empty() && !load_secret(next.config.auth_file, &secret, &error)) ||
       !ws_page_for(next.config.ws_page, &page, &error)) {
     log::error("reload failed, nothing changed: %s", error.c_str());
-    return;
+    return false;
   }
   auto unix_perms = unix_access(next.config, *identity, &error);
   if (!unix_perms) {
     log::error("reload failed, nothing changed: %s", error.c_str());
-    return;
+    return false;
   }
   if (next.config.pid_file != config_.pid_file || next.config.control_socket != config_.control_socket) {
     log::warn("pid_file and control_socket change only at restart: keeping %s", config_.pid_file.c_str());
@@ -132,13 +156,14 @@ void Master::reload() {
   }
   if (!prepare_chat(next.config)) {
     log::error("reload failed, nothing changed: no chat ring");
-    return;
+    return false;
   }
   std::vector<Listener> fresh;
-  if (!open_new_listeners(next.config, *unix_perms, &fresh)) return;
-  if (!switch_logs(next, *identity)) {
+  if (!open_new_listeners(next.config, *unix_perms, &fresh)) return false;
+  std::optional<MetricsServer> fresh_metrics;
+  if (!open_metrics(next.config, &fresh_metrics) || !switch_logs(next, *identity)) {
     discard(fresh);
-    return;
+    return false;
   }
   if (chat_ && static_cast<size_t>(next.config.max_message) > chat_->max_message())
     log::warn("max_message %lld exceeds the chat ring's %zu bytes until restart", next.config.max_message,
@@ -148,6 +173,7 @@ void Master::reload() {
     log::warn("chat_bus changed: the chat bus keeps %s until restart",
               bus_url_ ? bus_url_->text().c_str() : "being off");
   s_.listeners = adopt_listeners(next.config, *unix_perms, std::move(fresh));
+  adopt_metrics(next.config.metrics_listen, std::move(fresh_metrics));
   s_.options = std::move(next);
   for (const auto& listener : s_.listeners) set_inherited_options(listener, config_.idle_timeout);
   s_.identity = std::move(*identity);
@@ -165,6 +191,7 @@ void Master::reload() {
     if (!c.retiring) retire(c);
   log::info("reloaded: generation %u, service %s, %d workers", generation_, service_name(config_.service),
             config_.workers);
+  return true;
 }
 
 }  // namespace ws

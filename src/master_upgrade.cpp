@@ -39,9 +39,11 @@ std::string Master::start_upgrade() {
   std::string error;
   auto channel = upgrade::Channel::open(&error);
   if (!channel || !move_files_aside(&error)) return error;
+  release_metrics();
   int pid = upgrade::start(upgrade_launch(*channel), &error);
   if (pid < 0) {
     restore_files();
+    reclaim_metrics();
     return error;
   }
   upgrade_ = UpgradeRun{pid, monotonic_ms() + upgrade::ready_timeout_ms, std::move(*channel), ""};
@@ -93,9 +95,30 @@ void Master::upgrade_exited(int status) {
 
 void Master::upgrade_failed(const std::string& why) {
   restore_files();
+  reclaim_metrics();
   log::error("upgrade failed, serving on: %s", why.c_str());
   if (s_.control) s_.control->answer_held("ERR upgrade failed: " + why + "\n");
   upgrade_.reset();
+}
+
+// The new master binds metrics_listen itself (it is no listener to hand
+// over): the old one lets go of the port first and takes it back if the
+// upgrade fails. Scrapes in between are refused.
+void Master::release_metrics() {
+  if (!s_.metrics) return;
+  s_.metrics.reset();
+  log::info("upgrade: metrics endpoint closed for the new master");
+}
+
+void Master::reclaim_metrics() {
+  if (config_.metrics_listen.empty() || s_.metrics) return;
+  std::string error;
+  s_.metrics = MetricsServer::open(config_.metrics_listen, &error);
+  if (!s_.metrics) {
+    log::error("metrics_listen: %s; no metrics endpoint until a reload", error.c_str());
+    return;
+  }
+  for (const auto& local : s_.metrics->local()) log::info("metrics on http://%s/metrics", local.c_str());
 }
 
 void Master::upgrade_succeeded() {

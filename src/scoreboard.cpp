@@ -12,6 +12,7 @@
 #include "wsserver/address.hpp"
 
 namespace ws {
+
 namespace {
 
 // A reader gives up on a slot whose address keeps changing under it, or
@@ -33,13 +34,48 @@ const char* state_name(WorkerState s) {
   return "?";
 }
 
+const char* notice_name(Notice n) {
+  switch (n) {
+    case Notice::too_many_clients: return "too_many_clients";
+    case Notice::too_many_from_address: return "too_many_from_address";
+    case Notice::auth_required: return "auth_required";
+    case Notice::auth_failed: return "auth_failed";
+    case Notice::auth_timeout: return "auth_timeout";
+    case Notice::auth_blocked: return "auth_blocked";
+    case Notice::idle_timeout: return "idle_timeout";
+    case Notice::message_too_slow: return "message_too_slow";
+    case Notice::message_too_long: return "message_too_long";
+    case Notice::too_slow: return "too_slow";
+    case Notice::shutting_down: return "shutting_down";
+  }
+  return "?";
+}
+
+namespace {
+
+// Every field of Counters, paired with the other's, for the loops below.
+template <typename Fn>
+void each_pair(Counters& a, const Counters& b, Fn fn) {
+  fn(a.clients, b.clients);
+  fn(a.messages, b.messages);
+  fn(a.bytes_in, b.bytes_in);
+  fn(a.bytes_out, b.bytes_out);
+  fn(a.rejected, b.rejected);
+  fn(a.chat_published, b.chat_published);
+  fn(a.chat_delivered, b.chat_delivered);
+  for (size_t i = 0; i < close_reasons; ++i) fn(a.closes[i], b.closes[i]);
+  for (size_t i = 0; i < notice_kinds; ++i) fn(a.notices[i], b.notices[i]);
+}
+
+}  // namespace
+
 Counters& Counters::operator+=(const Counters& o) {
-  clients += o.clients;
-  messages += o.messages;
-  bytes_in += o.bytes_in;
-  bytes_out += o.bytes_out;
-  rejected += o.rejected;
+  each_pair(*this, o, [](uint64_t& a, uint64_t b) { a = a > UINT64_MAX - b ? UINT64_MAX : a + b; });
   return *this;
+}
+
+void Counters::raise_to(const Counters& o) {
+  each_pair(*this, o, [](uint64_t& a, uint64_t b) { a = std::max(a, b); });
 }
 
 std::string ClientAddress::text() const {
@@ -69,7 +105,10 @@ void WorkerSlot::assign(int pid, uint32_t generation, int64_t now_ms) {
 }
 
 void WorkerSlot::clear() {
-  for (auto* c : {&clients_, &messages_, &bytes_in_, &bytes_out_, &rejected_}) c->store(0, std::memory_order_relaxed);
+  for (auto* c : {&clients_, &messages_, &bytes_in_, &bytes_out_, &rejected_, &chat_published_, &chat_delivered_})
+    c->store(0, std::memory_order_relaxed);
+  for (auto& c : closes_) c.store(0, std::memory_order_relaxed);
+  for (auto& c : notices_) c.store(0, std::memory_order_relaxed);
   // No worker writes a cleared slot, so the sequence starts over at even
   // whatever a dead worker left in it.
   for (auto& w : client_words_) w.store(0, std::memory_order_relaxed);
@@ -92,6 +131,20 @@ void WorkerSlot::set_client(const ClientAddress& client) {
   std::atomic_thread_fence(std::memory_order_release);
   for (int i = 0; i < 3; ++i) client_words_[i].store(words[i], std::memory_order_relaxed);
   client_seq_.store(seq + 2, std::memory_order_release);
+}
+
+void WorkerSlot::count_close(CloseReason reason) {
+  bump(closes_[static_cast<size_t>(reason)], 1);
+  switch (reason) {
+    case CloseReason::shutdown: return count_notice(Notice::shutting_down);
+    case CloseReason::idle_timeout: return count_notice(Notice::idle_timeout);
+    case CloseReason::auth_timeout: return count_notice(Notice::auth_timeout);
+    case CloseReason::slow_message: return count_notice(Notice::message_too_slow);
+    case CloseReason::too_slow: return count_notice(Notice::too_slow);
+    case CloseReason::per_ip_limit: return count_notice(Notice::too_many_from_address);
+    case CloseReason::auth_blocked: return count_notice(Notice::auth_blocked);
+    default: return;  // no notice, or counted as it was sent (auth_failed, auth_required)
+  }
 }
 
 WorkerState WorkerSlot::state() const {
@@ -134,6 +187,10 @@ Counters WorkerSlot::counters() const {
   c.bytes_in = bytes_in_.load(std::memory_order_relaxed);
   c.bytes_out = bytes_out_.load(std::memory_order_relaxed);
   c.rejected = rejected_.load(std::memory_order_relaxed);
+  c.chat_published = chat_published_.load(std::memory_order_relaxed);
+  c.chat_delivered = chat_delivered_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < close_reasons; ++i) c.closes[i] = closes_[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i < notice_kinds; ++i) c.notices[i] = notices_[i].load(std::memory_order_relaxed);
   return c;
 }
 

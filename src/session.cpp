@@ -140,8 +140,10 @@ Session::Step Session::end_message(Replies& out) {
     step = run_command(command, secret, out);
   } else if (too_long_) {
     notice("ERR message too long", out);
+    ++too_long_notices_;
   } else if (!authenticated_) {
     notice("ERR authentication required", out);
+    ++auth_required_notices_;
   } else {
     if (!held_.empty()) service_.feed(held_, out);
     service_.end(out);

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "wsserver/json.hpp"
+
 namespace ws {
 namespace {
 
@@ -19,23 +21,6 @@ std::string duration(int64_t ms) {
   else
     snprintf(buf, sizeof buf, "%" PRId64 "s", s);
   return buf;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 std::string u64(uint64_t v) { return std::to_string(v); }

@@ -37,4 +37,13 @@ bool valid_utf8(std::string_view text) {
   return v.feed(text) && v.complete();
 }
 
+size_t utf8_char_length(std::string_view text) {
+  if (text.empty()) return 0;
+  auto lead = static_cast<uint8_t>(text[0]);
+  size_t length = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+  if (length > text.size()) return 0;
+  Utf8Validator v;
+  return v.feed(text.substr(0, length)) && v.complete() ? length : 0;
+}
+
 }  // namespace ws

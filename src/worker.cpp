@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 
+#include "wsserver/access_log.hpp"
 #include "wsserver/connection.hpp"
 #include "wsserver/datagram.hpp"
 #include "wsserver/exit_codes.hpp"
@@ -117,7 +118,7 @@ class Worker {
         }
     if (setup_.handoff_fd >= 0) watch(setup_.handoff_fd, nullptr);
     if (setup_.chat) setup_.chat->attach(setup_.slot, static_cast<int>(getpid()));
-    service_ = make_service(config_.service, {setup_.chat, setup_.slot, setup_.chat_outbox});
+    service_ = make_service(config_.service, {setup_.chat, setup_.slot, setup_.chat_outbox, &slot_});
     if (!buffer_.ok()) fail_setup(log::syscall_error("mmap"));
     size_t max_message = static_cast<size_t>(config_.max_message);
     if (setup_.chat) max_message = std::min(max_message, setup_.chat->max_message());
@@ -277,15 +278,15 @@ class Worker {
     ConnectionOutcome outcome = serve_connection(fd, peer, transport, context_);
     signals::block(client_signals);
     if (is_refusal(outcome.reason)) slot_.count_rejected();
+    slot_.count_close(outcome.reason);
     ++served_;
     // A reopen asked for while this client was served applies to its line.
     if (signals::take(worker_signal::reopen_logs)) log::reopen();
     const ConnectionTotals& totals = outcome.totals;
     if (log::access_enabled())
-      log::access("%s %d %.3f %llu %llu %llu %s", outcome.client.text().c_str(), static_cast<int>(getpid()),
-                  static_cast<double>(monotonic_ms() - started) / 1000.0,
-                  static_cast<unsigned long long>(totals.messages), static_cast<unsigned long long>(totals.in),
-                  static_cast<unsigned long long>(totals.out), close_reason_name(outcome.reason));
+      log_access_record({wall_clock_ms(), outcome.client.text(), static_cast<int>(getpid()), monotonic_ms() - started,
+                         totals.messages, totals.in, totals.out, close_reason_name(outcome.reason)},
+                        config_.access_log_format);
     if (totals.in + totals.out > large_transfer) shed_memory();
     slot_.set_state(WorkerState::idle, wall_clock_ms());
   }

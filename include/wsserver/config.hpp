@@ -16,6 +16,7 @@ namespace ws {
 enum class ServiceKind { strip, echo, chat };
 enum class Terminator { nul, lf, crlf };
 enum class Overflow { queue, reject };
+enum class AccessLogFormat { text, json };
 
 // The words of each enumerated key, in one table each: the command line,
 // the config file, --help and the logs all take them from here.
@@ -31,6 +32,8 @@ inline constexpr std::array terminator_words{Word<Terminator>{"nul", Terminator:
                                              Word<Terminator>{"crlf", Terminator::crlf}};
 inline constexpr std::array overflow_words{Word<Overflow>{"queue", Overflow::queue},
                                            Word<Overflow>{"reject", Overflow::reject}};
+inline constexpr std::array access_log_format_words{Word<AccessLogFormat>{"text", AccessLogFormat::text},
+                                                    Word<AccessLogFormat>{"json", AccessLogFormat::json}};
 inline constexpr std::array log_level_words{Word<log::Level>{"error", log::Level::error},
                                             Word<log::Level>{"warn", log::Level::warn},
                                             Word<log::Level>{"info", log::Level::info},
@@ -86,6 +89,8 @@ struct Config {
   std::string log_file;  // empty: stderr, or syslog when daemonized
   log::Level log_level = log::Level::info;
   std::string access_log;
+  AccessLogFormat access_log_format = AccessLogFormat::text;
+  std::string metrics_listen;  // HOST:PORT of the metrics endpoint; empty: none
   unsigned unix_mode = 0660;  // of unix: listener sockets; written in octal
   std::string unix_group;     // of unix: listener sockets; empty: the workers' group
   std::vector<std::string> ws_origins;  // Origins a ws: handshake may come from; empty: any

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace ws::log {
 
@@ -38,6 +39,8 @@ bool enabled(Level level);
 
 // One access-log line; a no-op when no access log is configured.
 void access(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// The line as it is, without the time in front (it carries its own).
+void access_raw(std::string_view line);
 bool access_enabled();
 
 // Logs at error level, also tells stderr when the log goes elsewhere (so

@@ -1,10 +1,12 @@
 // master.hpp: the supervising process. It never serves a client: it forks
-// the workers, reaps and replaces them, answers the control socket and acts
-// on signals. Its loop is a table of contents: reap, handle signals, settle
-// the clients it holds for overflow = reject, follow an upgrade, tell systemd,
-// stop or tend the pool, wait. master.cpp holds the loop, stopping and
-// status; master_pool.cpp the pool; master_reload.cpp the reload;
-// master_upgrade.cpp the binary upgrade and systemd's notifications.
+// the workers, reaps and replaces them, answers the control socket and the
+// metrics endpoint (from its one wait, never blocking) and acts on signals.
+// Its loop is a table of contents: reap, handle signals, settle the clients
+// it holds for overflow = reject, follow an upgrade, tell systemd, stop or
+// tend the pool, wait. master.cpp holds the loop, stopping and status;
+// master_pool.cpp the pool; master_reload.cpp the reload (and the metrics
+// endpoint's address); master_upgrade.cpp the binary upgrade and systemd's
+// notifications.
 #pragma once
 
 #include <csignal>
@@ -18,6 +20,8 @@
 #include "wsserver/control.hpp"
 #include "wsserver/handoff.hpp"
 #include "wsserver/listener.hpp"
+#include "wsserver/metrics.hpp"
+#include "wsserver/metrics_server.hpp"
 #include "wsserver/pidfile.hpp"
 #include "wsserver/privileges.hpp"
 #include "wsserver/scoreboard.hpp"
@@ -41,6 +45,7 @@ struct MasterSetup {
   std::string identity_warning;  // from resolve_identity, logged once started
   std::optional<PidFile> pid_file;
   std::optional<ControlServer> control;
+  std::optional<MetricsServer> metrics;  // metrics_listen's endpoint, when set
   std::string secret;  // auth_file's, loaded by main and on reload
   std::string ws_page;  // the page ws: listeners serve (ws_page's file or the built-in one), idem
 };
@@ -93,6 +98,9 @@ class Master {
   void retire_one_worker();
   void kill_overdue_workers();
   void reload();
+  bool apply_reload();
+  bool open_metrics(const Config& next, std::optional<MetricsServer>* fresh);
+  void adopt_metrics(const std::string& address, std::optional<MetricsServer> fresh);
   bool prepare_chat(const Config& config);
   bool open_new_listeners(const Config& next, const UnixAccess& access, std::vector<Listener>* fresh);
   std::vector<Listener> adopt_listeners(const Config& next, const UnixAccess& access, std::vector<Listener> fresh);
@@ -130,6 +138,9 @@ class Master {
   int64_t next_bus_wake_ms() const;
   BusSnapshot bus_snapshot() const;
   std::string broadcast(std::string_view text);
+  MetricsSnapshot metrics_snapshot() const;
+  void release_metrics();
+  void reclaim_metrics();
   void finish();
 
   MasterSetup s_;
@@ -190,6 +201,10 @@ class Master {
   int64_t next_spawn_ms_ = 0;
   Counters retired_totals_;
   uint64_t worker_deaths_ = 0;
+  MasterCounters master_counters_;
+  // The largest totals the metrics have shown: a total never goes back,
+  // whatever a worker wrote in its slot.
+  mutable Counters shown_totals_;
 };
 
 }  // namespace ws

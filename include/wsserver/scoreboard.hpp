@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -16,16 +17,36 @@
 
 #include "wsserver/cidr.hpp"
 #include "wsserver/clock.hpp"
+#include "wsserver/close_reason.hpp"
 
 namespace ws {
 
 enum class WorkerState : uint8_t { empty, starting, idle, busy, exiting };
 const char* state_name(WorkerState s);
 
-// Per-slot counters; also used for totals.
+inline constexpr size_t close_reasons = static_cast<size_t>(CloseReason::auth_blocked) + 1;
+
+// The server notices sent to clients, by kind. too_many_clients is the
+// master's (overflow = reject); a worker sends the others.
+enum class Notice : uint8_t {
+  too_many_clients, too_many_from_address, auth_required, auth_failed, auth_timeout, auth_blocked,
+  idle_timeout, message_too_slow, message_too_long, too_slow, shutting_down,
+};
+inline constexpr size_t notice_kinds = static_cast<size_t>(Notice::shutting_down) + 1;
+// "too_many_clients": the metrics' label value.
+const char* notice_name(Notice n);
+
+// Per-slot counters; also used for totals. Adding saturates: a worker may
+// have written anything, and a total must never wrap back to a small number.
 struct Counters {
   uint64_t clients = 0, messages = 0, bytes_in = 0, bytes_out = 0, rejected = 0;
+  uint64_t chat_published = 0, chat_delivered = 0;
+  std::array<uint64_t, close_reasons> closes{};
+  std::array<uint64_t, notice_kinds> notices{};
   Counters& operator+=(const Counters& o);
+  // Each field the larger of the two: what a reader has shown once, it never
+  // shows less of.
+  void raise_to(const Counters& o);
 };
 
 struct ClientAddress {
@@ -60,6 +81,13 @@ class alignas(64) WorkerSlot {
   void add_messages(uint64_t n) { messages_.store(messages_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   void count_client() { clients_.store(clients_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
   void count_rejected() { rejected_.store(rejected_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  // A connection ended: its reason, and the notice that reason sends.
+  void count_close(CloseReason reason);
+  void count_notice(Notice kind, uint64_t n = 1) { bump(notices_[static_cast<size_t>(kind)], n); }
+  void count_chat(uint64_t published, uint64_t delivered) {
+    bump(chat_published_, published);
+    bump(chat_delivered_, delivered);
+  }
 
   // Readers.
   int pid() const { return pid_.load(std::memory_order_relaxed); }
@@ -75,11 +103,18 @@ class alignas(64) WorkerSlot {
   SlotReading read(int pid, int64_t now_wall_ms) const;
 
  private:
+  static void bump(std::atomic<uint64_t>& counter, uint64_t n) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+
   std::atomic<int32_t> pid_{0};
   std::atomic<uint32_t> generation_{0};
   std::atomic<uint8_t> state_{0};
   std::atomic<int64_t> since_ms_{0};
   std::atomic<uint64_t> clients_{0}, messages_{0}, bytes_in_{0}, bytes_out_{0}, rejected_{0};
+  std::atomic<uint64_t> chat_published_{0}, chat_delivered_{0};
+  std::atomic<uint64_t> closes_[close_reasons]{};
+  std::atomic<uint64_t> notices_[notice_kinds]{};
   // The client's address in three words behind a sequence lock, so a reader
   // never sees half of one address and half of another.
   std::atomic<uint32_t> client_seq_{0};

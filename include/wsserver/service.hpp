@@ -20,6 +20,7 @@
 namespace ws {
 
 class ChatRing;
+class WorkerSlot;
 
 class Service {
  public:
@@ -51,6 +52,7 @@ struct ServiceContext {
   ChatRing* ring = nullptr;  // chat only
   int slot = -1;             // the worker's scoreboard slot (chat wake-ups)
   ChatRing* outbox = nullptr;  // chat with a chat bus: messages go here, not into `ring`
+  WorkerSlot* counters = nullptr;  // that slot, to count chat messages; may be null
 };
 
 std::unique_ptr<Service> make_service(ServiceKind kind, const ServiceContext& context);

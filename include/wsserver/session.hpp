@@ -76,6 +76,9 @@ class Session {
 
   uint64_t messages() const { return messages_; }
   int auth_failures() const { return auth_failures_; }
+  // Notices sent so far: "ERR message too long", "ERR authentication required".
+  uint64_t too_long_notices() const { return too_long_notices_; }
+  uint64_t auth_required_notices() const { return auth_required_notices_; }
   bool authenticated() const { return authenticated_; }
   // Bytes received since the last terminator (a message is in progress).
   bool in_message() const { return in_message_; }
@@ -102,6 +105,8 @@ class Session {
   uint64_t messages_ = 0;
   int auth_failures_ = 0;
   int unauthenticated_replies_ = 0;
+  uint64_t too_long_notices_ = 0;
+  uint64_t auth_required_notices_ = 0;
   uint64_t message_bytes_ = 0;
 };
 

@@ -5,6 +5,7 @@
 // that cannot belong to a valid sequence.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -30,5 +31,8 @@ class Utf8Validator {
 };
 
 bool valid_utf8(std::string_view text);
+// The length of the well-formed character `text` starts with, or 0 if it
+// starts with none (a byte a decoder would replace with U+FFFD).
+size_t utf8_char_length(std::string_view text);
 
 }  // namespace ws

@@ -36,9 +36,9 @@
 #include <string_view>
 #include <vector>
 
-namespace ws {
+#include "wsserver/http.hpp"
 
-constexpr size_t max_request_head = 8192;
+namespace ws {
 
 enum class HandshakeAnswer {
   need_more,           // the head has not ended yet
@@ -57,8 +57,6 @@ int status_code(HandshakeAnswer answer);
 
 // RFC 6455 section 4.2.2: base64(SHA-1(key + the protocol's GUID)).
 std::string websocket_accept(std::string_view key);
-
-struct HttpRequest;
 
 class HandshakeParser {
  public:
@@ -80,8 +78,6 @@ class HandshakeParser {
   std::string_view reason() const { return reason_; }
 
  private:
-  void take(char c);
-  void end_of_head();
   void decide(const HttpRequest& request);
   void decide_upgrade(const HttpRequest& request);
   bool origin_allowed(std::string_view origin) const;
@@ -90,8 +86,7 @@ class HandshakeParser {
   std::vector<std::string> allowed_origins_;
   HandshakeAnswer answer_ = HandshakeAnswer::need_more;
   const char* reason_ = "";
-  std::string head_;        // the bytes taken, at most max_request_head
-  size_t line_start_ = 0;   // where the line being read starts in head_
+  HttpHeadReader reader_;
   std::string accept_;
 };
 

@@ -65,7 +65,7 @@ TEST_CASE("the manual pages are clean under mandoc lint") {
 
 TEST_CASE("every config key is in the sample config and the manual with its default") {
   auto keys = config_keys();
-  REQUIRE(keys.size() == 34);
+  REQUIRE(keys.size() == 36);
   std::string sample = test::read_file("etc/wsserver.conf"), manual = test::read_file("man/wsserver.conf.5");
   for (const auto& key : keys) {
     INFO(key);
