@@ -102,6 +102,28 @@ void render_supervision(Exposition& e, const MetricsSnapshot& m) {
   e.sample({{"result", "refused"}}, m.master.reloads_refused);
 }
 
+// Only with a chat bus (chat_bus); from the bus's counters in shared memory,
+// which outlive a restart of the bus process and a reload.
+void render_bus(Exposition& e, const MetricsSnapshot& m) {
+  const BusSnapshot& b = m.status.bus;
+  if (b.url.empty()) return;
+  e.family("wsserver_chat_bus_up", "gauge", "1 while the chat bus is connected to Redis, else 0.");
+  e.sample(b.state == BusState::up ? 1 : 0);
+  e.family("wsserver_chat_bus_messages_total", "counter",
+           "Chat bus messages: published (confirmed by Redis), received (delivered to this instance), lost "
+           "(found missing and reported as a gap), foreign (not wsserver's, ignored).");
+  e.sample({{"kind", "published"}}, b.published);
+  e.sample({{"kind", "received"}}, b.received);
+  e.sample({{"kind", "lost"}}, b.lost);
+  e.sample({{"kind", "foreign"}}, b.foreign);
+  e.family("wsserver_chat_bus_in_flight", "gauge", "Messages sent to Redis and not yet confirmed.");
+  e.sample(b.in_flight);
+  e.family("wsserver_chat_bus_outages_total", "counter", "Times the chat bus lost Redis.");
+  e.sample(b.outages);
+  e.family("wsserver_chat_bus_restarts_total", "counter", "Times the master restarted the bus process.");
+  e.sample(b.restarts);
+}
+
 }  // namespace
 
 std::string metrics_label_value(std::string_view text) {
@@ -124,6 +146,7 @@ std::string render_metrics(const MetricsSnapshot& snapshot) {
   render_pool(e, snapshot);
   render_traffic(e, snapshot);
   render_supervision(e, snapshot);
+  render_bus(e, snapshot);
   return e.take();
 }
 

@@ -30,6 +30,11 @@ ws::MetricsSnapshot sample() {
   m.max_workers = 256;
   m.master.deaths_by_signal = 1;
   m.master.reloads_refused = 2;
+  m.status.bus.url = "redis://127.0.0.1:6379/wsserver";
+  m.status.bus.state = ws::BusState::up;
+  m.status.bus.published = 12;
+  m.status.bus.lost = 3;
+  m.status.bus.outages = 1;
   return m;
 }
 
@@ -122,4 +127,17 @@ TEST_CASE("metrics format: totals add with saturation and raise_to never lowers"
   shown.raise_to(lower);
   CHECK(shown.messages == UINT64_MAX);
   CHECK(shown.notices[0] == 3);
+}
+
+TEST_CASE("metrics format: the chat bus's state and counters, only with a chat bus") {
+  ws::MetricsSnapshot m = sample();
+  std::string text = ws::render_metrics(m);
+  CHECK_THAT(text, Catch::Contains("\nwsserver_chat_bus_up 1\n"));
+  CHECK_THAT(text, Catch::Contains("\nwsserver_chat_bus_messages_total{kind=\"published\"} 12\n"));
+  CHECK_THAT(text, Catch::Contains("\nwsserver_chat_bus_messages_total{kind=\"lost\"} 3\n"));
+  CHECK_THAT(text, Catch::Contains("\nwsserver_chat_bus_outages_total 1\n"));
+  m.status.bus.state = ws::BusState::down;
+  CHECK_THAT(ws::render_metrics(m), Catch::Contains("\nwsserver_chat_bus_up 0\n"));
+  m.status.bus = {};
+  CHECK_THAT(ws::render_metrics(m), !Catch::Contains("wsserver_chat_bus"));
 }
