@@ -99,12 +99,25 @@ std::string flag_value(const std::vector<std::string>& args, const std::string& 
   return "";
 }
 
+// Whether the config file sets `key` (a line "key = ..."), not merely names
+// it: metrics_listen is not listen.
+bool config_sets(const std::string& config, const std::string& key) {
+  std::istringstream in(config);
+  for (std::string line; std::getline(in, line);) {
+    size_t at = line.find_first_not_of(" \t");
+    if (at == std::string::npos || line.compare(at, key.size(), key) != 0) continue;
+    size_t next = line.find_first_not_of(" \t", at + key.size());
+    if (next != std::string::npos && line[next] == '=') return true;
+  }
+  return false;
+}
+
 std::string slow_clock_preload() { return "LD_PRELOAD=" + build_dir() + "/slow-clock.so"; }
 
 Server::Server(std::vector<std::string> args, const std::string& config, const std::vector<std::string>& env) {
   for (auto& a : args) a = expand_dir(a, dir_.path());
   std::vector<std::string> full{"-c", dir_.write("wsserver.conf", expand_dir(config, dir_.path()))};
-  if (!has_flag(args, "--listen") && config.find("listen") == std::string::npos) {
+  if (!has_flag(args, "--listen") && !config_sets(config, "listen")) {
     full.push_back("--listen");
     full.push_back("127.0.0.1:0");
   }
@@ -116,7 +129,7 @@ Server::Server(std::vector<std::string> args, const std::string& config, const s
   }
   // A fixed pool unless the test asks for spares: the SPEC's min_spare of 5
   // would grow every small test pool.
-  if (!has_flag(args, "--min_spare") && config.find("min_spare") == std::string::npos) {
+  if (!has_flag(args, "--min_spare") && !config_sets(config, "min_spare")) {
     full.push_back("--min_spare");
     full.push_back("0");
   }
