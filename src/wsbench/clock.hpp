@@ -1,9 +1,11 @@
-// clock.hpp: monotonic nanoseconds, the one time base of a run, and the CPU
-// time wsbench itself uses.
+// clock.hpp: monotonic nanoseconds, the one time base of a run, waits
+// against it, and the CPU time wsbench itself uses.
 #pragma once
 
+#include <poll.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <ctime>
 
@@ -13,6 +15,18 @@ inline int64_t now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Waits for `events` on `fd` until `deadline_ns`; false on timeout or error.
+inline bool wait_for(int fd, short events, int64_t deadline_ns) {
+  for (;;) {
+    int64_t left_ms = (deadline_ns - now_ns() + 999999) / 1000000;
+    if (left_ms <= 0) return false;
+    pollfd p{fd, events, 0};
+    int n = poll(&p, 1, static_cast<int>(left_ms));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return false;
+  }
 }
 
 // User + system seconds of this process, all threads.

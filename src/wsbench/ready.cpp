@@ -24,18 +24,6 @@ double realtime_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Waits for `events` on `fd` until `deadline_ns`; false on timeout or error.
-bool wait_for(int fd, short events, int64_t deadline_ns) {
-  for (;;) {
-    int64_t left_ms = (deadline_ns - now_ns() + 999999) / 1000000;
-    if (left_ms <= 0) return false;
-    pollfd p{fd, events, 0};
-    int n = poll(&p, 1, static_cast<int>(left_ms));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
-}
-
 enum class Try { answered, retry, mismatch };
 
 // One connection: connect, send, check the reply.

@@ -42,17 +42,6 @@ void split(const std::string& bytes, std::string* head, char* last) {
   *last = bytes.back();
 }
 
-bool wait_for(int fd, short events, int64_t deadline_ns) {
-  for (;;) {
-    int64_t left_ms = (deadline_ns - now_ns() + 999999) / 1000000;
-    if (left_ms <= 0) return false;
-    pollfd p{fd, events, 0};
-    int n = poll(&p, 1, static_cast<int>(left_ms));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
-}
-
 bool send_all(int fd, const std::string& bytes, int64_t deadline_ns, std::string* error) {
   size_t sent = 0;
   while (sent < bytes.size()) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/chat_order.hpp"
 #include "../support/client.hpp"
 #include "../support/proc_fds.hpp"
 #include "../support/server.hpp"
@@ -146,16 +147,6 @@ std::vector<Client> one_client_each(const std::vector<std::unique_ptr<Server>>& 
   return clients;
 }
 
-// The messages of `seq` not sent by client a or b ("cN ..."), in order.
-std::vector<std::string> without(const std::vector<std::string>& seq, size_t a, size_t b) {
-  std::vector<std::string> out;
-  for (const auto& m : seq) {
-    size_t sender = std::stoul(m.substr(1, m.find(' ') - 1));
-    if (sender != a && sender != b) out.push_back(m);
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("chat bus: clients on three instances get every other client's messages once, in one order",
@@ -177,7 +168,7 @@ TEST_CASE("chat bus: clients on three instances get every other client's message
     for (const auto& m : got[i]) CHECK(m.rfind("c" + std::to_string(i) + " ", 0) != 0);  // none of its own
   }
   for (size_t a = 0; a < n; ++a)
-    for (size_t b = a + 1; b < n; ++b) REQUIRE(without(got[a], a, b) == without(got[b], a, b));
+    for (size_t b = a + 1; b < n; ++b) REQUIRE(test::without(got[a], a, b) == test::without(got[b], a, b));
 
   // The operator's broadcast, given to one instance, reaches every client of all three.
   auto sent = test::run_wsserver(servers[1]->same_files({"-s", "broadcast", "maintenance at noon"}));

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "../support/chat_order.hpp"
 #include "../support/client.hpp"
 #include "../support/proc.hpp"
 #include "../support/server.hpp"
@@ -53,16 +54,6 @@ std::vector<std::string> lines(Client& c, size_t count, std::chrono::millisecond
   return out;
 }
 
-// The messages of `seq` not sent by a or b, in order.
-std::vector<std::string> without(const std::vector<std::string>& seq, int a, int b) {
-  std::vector<std::string> out;
-  for (const auto& m : seq) {
-    int sender = std::stoi(m.substr(1, m.find(' ') - 1));
-    if (sender != a && sender != b) out.push_back(m);
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("chat: 30 clients each get every other client's 20 messages in one order") {
@@ -84,7 +75,7 @@ TEST_CASE("chat: 30 clients each get every other client's 20 messages in one ord
     for (const auto& m : got[i]) CHECK(m.rfind("c" + std::to_string(i) + " ", 0) != 0);  // never its own
   }
   for (int a = 0; a < n; ++a)
-    for (int b = a + 1; b < n; ++b) REQUIRE(without(got[a], a, b) == without(got[b], a, b));
+    for (int b = a + 1; b < n; ++b) REQUIRE(test::without(got[a], a, b) == test::without(got[b], a, b));
   CHECK(clients[0].quiet_for(200ms));  // nothing more, nothing twice
 }
 
@@ -170,7 +161,7 @@ TEST_CASE("chat: clients joining and leaving never break delivery to the rest", 
   churn.join();
   for (int i = 0; i < 3; ++i) REQUIRE(got[i].size() == size_t(2 * per));
   for (int a = 0; a < 3; ++a)
-    for (int b = a + 1; b < 3; ++b) CHECK(without(got[a], a, b) == without(got[b], a, b));
+    for (int b = a + 1; b < 3; ++b) CHECK(test::without(got[a], a, b) == test::without(got[b], a, b));
   // Each sender's messages arrive in the order sent.
   for (int i = 0; i < 3; ++i) {
     std::map<int, int> next;

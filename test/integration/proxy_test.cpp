@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../support/client.hpp"
+#include "../support/proxy_bytes.hpp"
 #include "../support/server.hpp"
 #include "../support/wait.hpp"
 
@@ -22,18 +23,9 @@ using test::Server;
 
 namespace {
 
-std::string bytes(std::initializer_list<int> list) {
-  std::string s;
-  for (int b : list) s += static_cast<char>(b);
-  return s;
-}
-
-const std::string v2_signature("\r\n\r\n\0\r\nQUIT\n", 12);
-
-std::string v2(int ver_cmd, int family, const std::string& body) {
-  int n = static_cast<int>(body.size());
-  return v2_signature + bytes({ver_cmd, family, n >> 8, n & 0xff}) + body;
-}
+using test::bytes;
+using test::v2;
+using test::v2_signature;
 
 // 198.51.100.9:1234 -> 127.0.0.1:9000
 const std::string ipv4_block = bytes({198, 51, 100, 9, 127, 0, 0, 1, 0x04, 0xd2, 0x23, 0x28});

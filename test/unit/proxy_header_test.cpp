@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "../support/proxy_bytes.hpp"
 #include "wsserver/address.hpp"
 #include "wsserver/cidr.hpp"
 #include "wsserver/proxy_header.hpp"
@@ -56,19 +57,9 @@ std::string literal(const char (&s)[N]) {
   return std::string(s, N - 1);
 }
 
-std::string bytes(std::initializer_list<int> list) {
-  std::string s;
-  for (int b : list) s += static_cast<char>(b);
-  return s;
-}
-
-const std::string v2_signature("\r\n\r\n\0\r\nQUIT\n", 12);
-
-// The 16-byte fixed part, then `body` (address block and TLVs).
-std::string v2(int ver_cmd, int family, const std::string& body) {
-  int length = static_cast<int>(body.size());
-  return v2_signature + bytes({ver_cmd, family, length >> 8, length & 0xff}) + body;
-}
+using test::bytes;
+using test::v2;
+using test::v2_signature;
 
 std::string tlv(int type, const std::string& value) {
   return bytes({type, static_cast<int>(value.size() >> 8), static_cast<int>(value.size() & 0xff)}) + value;
