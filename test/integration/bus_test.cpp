@@ -127,18 +127,6 @@ bool bus_state(const Server& server, const std::string& state) {
   return status_text(server).find("/bus-test " + state + " since") != std::string::npos;
 }
 
-std::vector<std::string> lines(Client& c, size_t count, std::chrono::milliseconds timeout = 10s) {
-  std::vector<std::string> out;
-  auto deadline = test::Clock::now() + timeout;
-  while (out.size() < count) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - test::Clock::now());
-    auto line = left.count() > 0 ? c.reply(left, '\n') : std::nullopt;
-    if (!line) break;
-    out.push_back(*line);
-  }
-  return out;
-}
-
 // One client per instance, each joined (its worker busy).
 std::vector<Client> one_client_each(const std::vector<std::unique_ptr<Server>>& servers) {
   std::vector<Client> clients;
@@ -161,7 +149,7 @@ TEST_CASE("chat bus: clients on three instances get every other client's message
     for (size_t i = 0; i < n; ++i) REQUIRE(clients[i].send("c" + std::to_string(i) + " m" + std::to_string(k) + "\n"));
   std::vector<std::vector<std::string>> got(n);
   for (size_t i = 0; i < n; ++i) {
-    got[i] = lines(clients[i], (n - 1) * per);
+    got[i] = test::lines(clients[i], (n - 1) * per);
     INFO("client " << i);
     REQUIRE(got[i].size() == (n - 1) * per);
     CHECK(std::set<std::string>(got[i].begin(), got[i].end()).size() == got[i].size());  // none twice
@@ -175,7 +163,7 @@ TEST_CASE("chat bus: clients on three instances get every other client's message
   CHECK(sent.status == 0);
   for (size_t i = 0; i < n; ++i) {
     INFO("client " << i);
-    CHECK(lines(clients[i], 1) == std::vector<std::string>{"maintenance at noon"});
+    CHECK(test::lines(clients[i], 1) == std::vector<std::string>{"maintenance at noon"});
   }
   CHECK(clients[0].quiet_for(200ms));
   CHECK(bus_counter(*servers[0], "lost") == 0);
@@ -187,13 +175,13 @@ TEST_CASE("chat bus: redis stopped gives ERR chat unavailable; restarted, chat r
   auto servers = instances(redis, 2);
   auto clients = one_client_each(servers);
   REQUIRE(clients[0].send("c0 before\n"));
-  for (size_t i : {1, 2}) REQUIRE(lines(clients[i], 1) == std::vector<std::string>{"c0 before"});
+  for (size_t i : {1, 2}) REQUIRE(test::lines(clients[i], 1) == std::vector<std::string>{"c0 before"});
 
   redis.stop(SIGTERM);
   for (auto& s : servers) REQUIRE(test::wait_until([&] { return bus_state(*s, "down"); }, 10s));
   for (size_t i = 0; i < 3; ++i) {
     REQUIRE(clients[i].send("c" + std::to_string(i) + " during\n"));
-    CHECK(lines(clients[i], 1) == std::vector<std::string>{"ERR chat unavailable"});
+    CHECK(test::lines(clients[i], 1) == std::vector<std::string>{"ERR chat unavailable"});
   }
   auto refused = test::run_wsserver(servers[0]->same_files({"-s", "broadcast", "nobody hears this"}));
   CHECK(refused.status == 1);
@@ -204,7 +192,7 @@ TEST_CASE("chat bus: redis stopped gives ERR chat unavailable; restarted, chat r
   for (size_t i = 0; i < 3; ++i) REQUIRE(clients[i].send("c" + std::to_string(i) + " after\n"));
   for (size_t i = 0; i < 3; ++i) {
     INFO("client " << i);
-    auto got = lines(clients[i], 2);
+    auto got = test::lines(clients[i], 2);
     REQUIRE(got.size() == 2);
     for (const auto& m : got) CHECK(m.find(" after") != std::string::npos);
     CHECK(clients[i].quiet_for(200ms));  // no "during", no "before" again
@@ -223,7 +211,7 @@ TEST_CASE("chat bus: messages lost when redis is killed in flight are reported a
   auto servers = instances(redis, 2);
   auto clients = one_client_each(servers);
   REQUIRE(clients[0].send("c0 warm\n"));
-  for (size_t i : {1, 2}) REQUIRE(lines(clients[i], 1) == std::vector<std::string>{"c0 warm"});
+  for (size_t i : {1, 2}) REQUIRE(test::lines(clients[i], 1) == std::vector<std::string>{"c0 warm"});
 
   // Frozen, Redis takes the PUBLISHes into its socket and never reads them:
   // killed then, they are lost, and the bus cannot know it.
@@ -239,10 +227,10 @@ TEST_CASE("chat bus: messages lost when redis is killed in flight are reported a
   std::vector<std::string> expected{"ERR chat gap " + std::to_string(lost), "c0 after"};
   for (size_t i : {1, 2}) {
     INFO("client " << i);
-    CHECK(lines(clients[i], 2) == expected);
+    CHECK(test::lines(clients[i], 2) == expected);
   }
   // The sender's own instance sees the gap too; the sender gets no copy.
-  CHECK(lines(clients[0], 1) == std::vector<std::string>{expected[0]});
+  CHECK(test::lines(clients[0], 1) == std::vector<std::string>{expected[0]});
   CHECK(clients[0].quiet_for(200ms));
   for (auto& s : servers) {
     CHECK(s->wait_log(std::to_string(lost) + " messages from instance"));
@@ -284,7 +272,7 @@ TEST_CASE("chat bus: a killed bus process is respawned and chat goes on", "[bus]
   Client a = Client::connect(server.port()), b = Client::connect(server.port());
   REQUIRE(test::wait_until([&] { return busy_workers(server) >= 2; }, 10s));
   REQUIRE(a.send("hello again\n"));
-  CHECK(lines(b, 1) == std::vector<std::string>{"hello again"});
+  CHECK(test::lines(b, 1) == std::vector<std::string>{"hello again"});
 }
 
 TEST_CASE("chat bus: -s broadcast without a bus reaches this instance's chat clients", "[bus]") {
@@ -293,13 +281,13 @@ TEST_CASE("chat bus: -s broadcast without a bus reaches this instance's chat cli
   REQUIRE(test::wait_until([&] { return busy_workers(server) >= 2; }, 10s));
   // Each hears the other: both have joined the ring (busy comes a moment before).
   REQUIRE(a.send("from a\n"));
-  REQUIRE(lines(b, 1) == std::vector<std::string>{"from a"});
+  REQUIRE(test::lines(b, 1) == std::vector<std::string>{"from a"});
   REQUIRE(b.send("from b\n"));
-  REQUIRE(lines(a, 1) == std::vector<std::string>{"from b"});
+  REQUIRE(test::lines(a, 1) == std::vector<std::string>{"from b"});
   auto sent = test::run_wsserver(server.same_files({"-s", "broadcast", "from the operator"}));
   CHECK(sent.status == 0);
-  CHECK(lines(a, 1) == std::vector<std::string>{"from the operator"});
-  CHECK(lines(b, 1) == std::vector<std::string>{"from the operator"});
+  CHECK(test::lines(a, 1) == std::vector<std::string>{"from the operator"});
+  CHECK(test::lines(b, 1) == std::vector<std::string>{"from the operator"});
   // Bounded by the master's max_message (here given on its command line
   // only), and checked before sending against the one -s is given.
   auto long_one = test::run_wsserver(server.same_files({"-s", "broadcast", std::string(33, 'x')}));

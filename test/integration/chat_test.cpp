@@ -41,19 +41,6 @@ bool wait_busy(const Server& server, size_t n) {
   }, 15s);
 }
 
-// Reads `count` lines, or what came before the deadline.
-std::vector<std::string> lines(Client& c, size_t count, std::chrono::milliseconds timeout = 10s) {
-  std::vector<std::string> out;
-  auto deadline = test::Clock::now() + timeout;
-  while (out.size() < count) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - test::Clock::now());
-    auto line = left.count() > 0 ? c.reply(left, '\n') : std::nullopt;
-    if (!line) break;
-    out.push_back(*line);
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("chat: 30 clients each get every other client's 20 messages in one order") {
@@ -67,7 +54,7 @@ TEST_CASE("chat: 30 clients each get every other client's 20 messages in one ord
     for (int i = 0; i < n; ++i) REQUIRE(clients[i].send("c" + std::to_string(i) + " m" + std::to_string(k) + "\n"));
   std::vector<std::vector<std::string>> got(n);
   for (int i = 0; i < n; ++i) {
-    got[i] = lines(clients[i], (n - 1) * per);
+    got[i] = test::lines(clients[i], (n - 1) * per);
     INFO("client " << i);
     REQUIRE(got[i].size() == size_t((n - 1) * per));
     std::set<std::string> distinct(got[i].begin(), got[i].end());
@@ -100,7 +87,7 @@ TEST_CASE("chat: a client that never reads is cut at chat_backlog while the othe
   for (int round = 0; round < rounds; ++round) {
     for (int k = 0; k < per; ++k)
       for (int i = 0; i < 3; ++i) REQUIRE(talkers[i].send("c" + std::to_string(i) + " " + std::to_string(k) + pad + "\n"));
-    for (int i = 0; i < 3; ++i) received += lines(talkers[i], 2 * per).size();
+    for (int i = 0; i < 3; ++i) received += test::lines(talkers[i], 2 * per).size();
   }
   CHECK(received == size_t(rounds * 3 * 2 * per));
   wake.join();
@@ -202,5 +189,5 @@ TEST_CASE("chat: a worker that dies takes only its own client") {
   CHECK(clients[0].closed_within(5s));
   for (int k = 0; k < 50; ++k)
     for (int i = 1; i < 4; ++i) REQUIRE(clients[i].send("c" + std::to_string(i) + " " + std::to_string(k) + "\n"));
-  for (int i = 1; i < 4; ++i) CHECK(lines(clients[i], 100).size() == 100);
+  for (int i = 1; i < 4; ++i) CHECK(test::lines(clients[i], 100).size() == 100);
 }
