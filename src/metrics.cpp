@@ -75,7 +75,7 @@ void render_traffic(Exposition& e, const MetricsSnapshot& m) {
   e.family("wsserver_connections_accepted_total", "counter", "Connections accepted, refused ones included.");
   e.sample(t.clients + overflow);
   e.family("wsserver_connections_closed_total", "counter", "Connections closed, by reason (as in the access log).");
-  for (size_t i = 0; i < close_reasons; ++i) e.sample({{"reason", close_reason_name(static_cast<CloseReason>(i))}}, t.closes[i]);
+  for (size_t i = 0; i < close_reason_count; ++i) e.sample({{"reason", close_reason_name(static_cast<CloseReason>(i))}}, t.closes[i]);
   e.sample({{"reason", "too-many-clients"}}, overflow);
   e.family("wsserver_messages_total", "counter", "Messages received (datagrams included).");
   e.sample(t.messages);

@@ -63,7 +63,7 @@ void each_pair(Counters& a, const Counters& b, Fn fn) {
   fn(a.rejected, b.rejected);
   fn(a.chat_published, b.chat_published);
   fn(a.chat_delivered, b.chat_delivered);
-  for (size_t i = 0; i < close_reasons; ++i) fn(a.closes[i], b.closes[i]);
+  for (size_t i = 0; i < close_reason_count; ++i) fn(a.closes[i], b.closes[i]);
   for (size_t i = 0; i < notice_kinds; ++i) fn(a.notices[i], b.notices[i]);
 }
 
@@ -134,7 +134,7 @@ void WorkerSlot::set_client(const ClientAddress& client) {
 }
 
 void WorkerSlot::count_close(CloseReason reason) {
-  bump(closes_[static_cast<size_t>(reason)], 1);
+  if (static_cast<size_t>(reason) < close_reason_count) bump(closes_[static_cast<size_t>(reason)], 1);
   switch (reason) {
     case CloseReason::shutdown: return count_notice(Notice::shutting_down);
     case CloseReason::idle_timeout: return count_notice(Notice::idle_timeout);
@@ -189,7 +189,7 @@ Counters WorkerSlot::counters() const {
   c.rejected = rejected_.load(std::memory_order_relaxed);
   c.chat_published = chat_published_.load(std::memory_order_relaxed);
   c.chat_delivered = chat_delivered_.load(std::memory_order_relaxed);
-  for (size_t i = 0; i < close_reasons; ++i) c.closes[i] = closes_[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i < close_reason_count; ++i) c.closes[i] = closes_[i].load(std::memory_order_relaxed);
   for (size_t i = 0; i < notice_kinds; ++i) c.notices[i] = notices_[i].load(std::memory_order_relaxed);
   return c;
 }

@@ -2,6 +2,8 @@
 // metrics and the connection itself name them.
 #pragma once
 
+#include <cstddef>
+
 namespace ws {
 
 enum class CloseReason {
@@ -18,7 +20,11 @@ enum class CloseReason {
   protocol_error,   // ws: a frame against RFC 6455 (close 1002) or text not UTF-8 (1007)
   too_long,         // ws: a message over max_message (close 1009)
   proxy_header,     // a proxy: listener's header missing, late, malformed or untrusted
+  // A new reason goes last, and close_reason_count below names it.
 };
+// How many reasons there are, for arrays indexed by them (a unit test checks
+// that the last reason is the one named here).
+inline constexpr size_t close_reason_count = static_cast<size_t>(CloseReason::proxy_header) + 1;
 // As the access log writes it.
 const char* close_reason_name(CloseReason r);
 // Turned away before its session began (counted as rejected).

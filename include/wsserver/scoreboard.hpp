@@ -24,8 +24,6 @@ namespace ws {
 enum class WorkerState : uint8_t { empty, starting, idle, busy, exiting };
 const char* state_name(WorkerState s);
 
-inline constexpr size_t close_reasons = static_cast<size_t>(CloseReason::auth_blocked) + 1;
-
 // The server notices sent to clients, by kind. too_many_clients is the
 // master's (overflow = reject); a worker sends the others.
 enum class Notice : uint8_t {
@@ -41,7 +39,7 @@ const char* notice_name(Notice n);
 struct Counters {
   uint64_t clients = 0, messages = 0, bytes_in = 0, bytes_out = 0, rejected = 0;
   uint64_t chat_published = 0, chat_delivered = 0;
-  std::array<uint64_t, close_reasons> closes{};
+  std::array<uint64_t, close_reason_count> closes{};
   std::array<uint64_t, notice_kinds> notices{};
   Counters& operator+=(const Counters& o);
   // Each field the larger of the two: what a reader has shown once, it never
@@ -113,7 +111,7 @@ class alignas(64) WorkerSlot {
   std::atomic<int64_t> since_ms_{0};
   std::atomic<uint64_t> clients_{0}, messages_{0}, bytes_in_{0}, bytes_out_{0}, rejected_{0};
   std::atomic<uint64_t> chat_published_{0}, chat_delivered_{0};
-  std::atomic<uint64_t> closes_[close_reasons]{};
+  std::atomic<uint64_t> closes_[close_reason_count]{};
   std::atomic<uint64_t> notices_[notice_kinds]{};
   // The client's address in three words behind a sequence lock, so a reader
   // never sees half of one address and half of another.

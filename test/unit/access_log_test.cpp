@@ -6,6 +6,7 @@
 #include <string>
 
 #include "wsserver/access_log.hpp"
+#include "wsserver/close_reason.hpp"
 #include "wsserver/json.hpp"
 #include "wsserver/utf8.hpp"
 
@@ -74,4 +75,13 @@ TEST_CASE("json: random bytes always give one valid string that reads back") {
     REQUIRE(fields->size() == 8);
     if (ws::valid_utf8(bytes)) CHECK(field(*fields, "client") == bytes);
   }
+}
+
+// Found by make asan after the merges: close_reason_count still named the
+// last reason of before, and a worker counting a ws: or proxy: close wrote
+// past the scoreboard's array.
+TEST_CASE("close reasons: every reason has a name, and close_reason_count covers them all") {
+  for (size_t i = 0; i < ws::close_reason_count; ++i)
+    CHECK(std::string(ws::close_reason_name(static_cast<ws::CloseReason>(i))) != "?");
+  CHECK(std::string(ws::close_reason_name(static_cast<ws::CloseReason>(ws::close_reason_count))) == "?");
 }
