@@ -82,7 +82,9 @@ $(BUILD)/wsserver: $(LIB_OBJ) $(BUILD)/obj/src/main.o
 # measures wsserver against (test/bench/).
 # --websocket computes the handshake's accept with the server's SHA-1 and
 # base64, each checked against its published test vectors.
-$(BUILD)/wsbench: $(WSBENCH_OBJ) $(BUILD)/obj/src/sha1.o $(BUILD)/obj/src/base64.o
+# wsbench speaks WebSocket with the server's own RFC 6455 code.
+WSBENCH_LIB_OBJ = $(patsubst %,$(BUILD)/obj/src/%.o,sha1 base64 ws_frame ws_handshake utf8 http)
+$(BUILD)/wsbench: $(WSBENCH_OBJ) $(WSBENCH_LIB_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) -pthread $^ -o $@
 
 $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o $(BUILD)/obj/src/strip.o
@@ -92,8 +94,9 @@ $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o $(BUILD)/o
 $(BUILD)/strip-speed: $(BUILD)/obj/test/bench/strip_speed.o $(LIB_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
-# The unit tests also check wsbench's chat bookkeeping, which needs no server.
-WSBENCH_CHAT_CHECK_OBJ = $(patsubst %,$(BUILD)/obj/src/wsbench/%.o,chat_text chat_ledger chat_order histogram)
+# The unit tests also check wsbench's chat bookkeeping and its WebSocket
+# frames, which need no server.
+WSBENCH_CHAT_CHECK_OBJ = $(patsubst %,$(BUILD)/obj/src/wsbench/%.o,chat_text chat_ledger chat_order histogram ws_wire)
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ) $(WSBENCH_CHAT_CHECK_OBJ) $(BUILD)/obj/test/support/catch_main.o $(BUILD)/obj/test/support/tempdir.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 

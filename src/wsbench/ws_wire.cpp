@@ -10,29 +10,23 @@
 
 #include "clock.hpp"
 #include "wsserver/base64.hpp"
-#include "wsserver/sha1.hpp"
+#include "wsserver/ws_frame.hpp"
+#include "wsserver/ws_handshake.hpp"
 
 namespace wsbench {
 namespace {
 
 constexpr size_t max_answer = 8192;
 
-std::string frame(uint8_t first_byte, const std::string& payload, const uint8_t* mask) {
-  std::string out(1, static_cast<char>(first_byte));
-  uint8_t mask_bit = mask ? 0x80 : 0;
-  size_t n = payload.size();
-  if (n < 126) {
-    out += static_cast<char>(mask_bit | n);
-  } else if (n < 65536) {
-    out += static_cast<char>(mask_bit | 126);
-    for (int shift : {8, 0}) out += static_cast<char>(n >> shift & 0xff);
-  } else {
-    out += static_cast<char>(mask_bit | 127);
-    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>(static_cast<uint64_t>(n) >> shift & 0xff);
-  }
-  if (!mask) return out + payload;
-  out.append(reinterpret_cast<const char*>(mask), 4);
-  for (size_t i = 0; i < n; ++i) out += static_cast<char>(payload[i] ^ static_cast<char>(mask[i % 4]));
+// A client frame: the server's frame (ws_frame.hpp) with the mask bit set,
+// the masking key after the header and the payload XORed with it (RFC 6455
+// section 5.3).
+std::string masked_frame(std::string_view payload, const uint8_t (&mask)[4]) {
+  std::string out = ws::encode_frame(ws::Opcode::binary, payload);
+  size_t header = out.size() - payload.size();
+  out[1] = static_cast<char>(out[1] | 0x80);
+  out.insert(header, reinterpret_cast<const char*>(mask), 4);
+  for (size_t i = 0; i < payload.size(); ++i) out[header + 4 + i] ^= static_cast<char>(mask[i % 4]);
   return out;
 }
 
@@ -68,11 +62,6 @@ bool read_head(int fd, std::string* head, int64_t deadline_ns, std::string* erro
   return true;
 }
 
-std::string accept_for(const std::string& key) {
-  auto digest = ws::sha1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-  return ws::base64_encode({reinterpret_cast<const char*>(digest.data()), digest.size()});
-}
-
 // A header's value; names compare case-insensitively, values do not.
 std::string header(const std::string& head, const std::string& name) {
   std::string lower = head;
@@ -91,8 +80,8 @@ Message websocket_message(const Message& plain, uint64_t seed) {
   uint8_t mask[4];
   for (auto& m : mask) m = static_cast<uint8_t>(random());
   Message m;
-  split(frame(0x82, plain.body, mask), &m.body, &m.terminator);
-  split(frame(0x82, plain.reply, nullptr), &m.reply, &m.reply_end);
+  split(masked_frame(plain.body, mask), &m.body, &m.terminator);
+  split(ws::encode_frame(ws::Opcode::binary, plain.reply), &m.reply, &m.reply_end);
   return m;
 }
 
@@ -107,7 +96,7 @@ bool websocket_upgrade(int fd, const std::string& host, uint64_t seed, int64_t d
   std::string head;
   if (!send_all(fd, request, deadline_ns, error) || !read_head(fd, &head, deadline_ns, error)) return false;
   if (head.rfind("HTTP/1.1 101 ", 0) != 0) return *error = "handshake: " + head.substr(0, head.find('\r')), false;
-  if (header(head, "sec-websocket-accept") != accept_for(key))
+  if (header(head, "sec-websocket-accept") != ws::websocket_accept(key))
     return *error = "handshake: no or a wrong Sec-WebSocket-Accept", false;
   if (head.size() != head.find("\r\n\r\n") + 4) return *error = "handshake: bytes after the 101", false;
   return true;
