@@ -68,6 +68,10 @@ void Master::tend_pool() {
     next_tick_ms_ = now + tick_ms;
   }
   int live = live_workers();
+  // The list is the master's and read-only in the child: a child that built
+  // its own would write to heap pages it shares with the master, and each
+  // page a new process writes costs a copy (see spawn_worker).
+  if (live < target_workers_) fork_closes_ = master_only_fds();
   for (int forks = 0; forks < max_forks_per_turn && live < target_workers_ && room_for_worker() &&
                       monotonic_ms() >= next_spawn_ms_ && spawn_worker();
        ++forks)
@@ -278,7 +282,7 @@ bool Master::spawn_worker() {
                       &board_,
                       slot,
                       static_cast<int>(getppid()),
-                      master_only_fds(),
+                      fork_closes_,
                       &s_.identity,
                       config_.auth_file.empty() ? nullptr : &s_.secret,
                       &access_,

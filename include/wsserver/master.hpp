@@ -127,6 +127,7 @@ class Master {
   int live_workers() const;
   bool room_for_worker() const;
   std::vector<int> master_only_fds() const;
+  std::vector<int> fork_closes_;  // master_only_fds() as of this turn's forks
   StatusSnapshot snapshot() const;
   std::string answer_control(const std::string& request);
   // The chat bus process (bus.hpp; master_bus.cpp).
