@@ -269,7 +269,10 @@ bool Master::spawn_worker() {
   // cannot be overwritten by the parent.
   board_.slot(slot).assign(0, generation_, wall_clock_ms());
   board_.claim(slot);
-  pid_t pid = fork();
+  // _Fork, not fork: the master is single-threaded and registers no fork
+  // handlers, and fork's bookkeeping for threads and handlers writes pages
+  // that parent and child share, each a page copy per worker in a burst.
+  pid_t pid = _Fork();
   if (pid < 0) {
     log::error("%s", log::syscall_error("fork").c_str());
     board_.slot(slot).clear();
