@@ -90,6 +90,10 @@ $(BUILD)/wsbench: $(WSBENCH_OBJ) $(WSBENCH_LIB_OBJ)
 $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o $(BUILD)/obj/src/strip.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
+# What a process per client costs at the least, for bench-scale's burst.
+$(BUILD)/fork-floor: $(BUILD)/obj/test/bench/fork_floor.o $(BUILD)/obj/src/strip.o
+	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
+
 # The strip loop alone, without sockets.
 $(BUILD)/strip-speed: $(BUILD)/obj/test/bench/strip_speed.o $(LIB_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
@@ -139,7 +143,7 @@ bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server $(BUILD)/str
 bench-chat: $(BUILD)/wsserver $(BUILD)/wsbench
 	@test/bench/run-chat $(BUILD)
 
-bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench
+bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/fork-floor
 	@test/bench/run-scale $(BUILD)
 
 # A binary upgrade while wsbench connrate and pingpong run (issue 15).
