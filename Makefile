@@ -37,7 +37,8 @@ LIB_OBJ = $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/unit/*.cpp))
 INTEGRATION_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/integration/*.cpp))
 WSBENCH_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/wsbench/*.cpp))
-SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_epoll.cpp test/support/slow_clock.cpp,$(wildcard test/support/*.cpp)))
+SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_epoll.cpp test/support/slow_clock.cpp \
+  test/support/port_taken_once.cpp,$(wildcard test/support/*.cpp)))
 
 # Debian packages, installed by test/need-packages when missing: the build
 # needs CLI11 and Catch2 headers; the tests also use these tools (add new
@@ -90,6 +91,10 @@ $(BUILD)/wsbench: $(WSBENCH_OBJ) $(WSBENCH_LIB_OBJ)
 $(BUILD)/reference-server: $(BUILD)/obj/test/bench/reference_server.o $(BUILD)/obj/src/strip.o
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
 
+# What a process per client costs at the least, for bench-scale's burst.
+$(BUILD)/fork-floor: $(BUILD)/obj/test/bench/fork_floor.o $(BUILD)/obj/src/strip.o
+	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
+
 # The strip loop alone, without sockets.
 $(BUILD)/strip-speed: $(BUILD)/obj/test/bench/strip_speed.o $(LIB_OBJ)
 	$(CXX) $(ALL_CXXFLAGS) $^ -o $@
@@ -107,6 +112,10 @@ $(BUILD)/integration-tests: $(INTEGRATION_OBJ) $(SUPPORT_OBJ) $(LIB_OBJ)
 $(BUILD)/fail-epoll.so: test/support/fail_epoll.cpp
 	$(CXX) -std=c++20 $(WARNINGS) -O2 -shared -fPIC $< -o $@
 
+# Preloaded by a test: the port a bare `listen 0` picked is taken for IPv4 once.
+$(BUILD)/port-taken-once.so: test/support/port_taken_once.cpp
+	$(CXX) -std=c++20 $(WARNINGS) -O2 -shared -fPIC $< -o $@
+
 # Preloaded by a test that must hold the server inside a brief window of time.
 $(BUILD)/slow-clock.so: test/support/slow_clock.cpp
 	$(CXX) -std=c++20 $(WARNINGS) -O2 -shared -fPIC $< -o $@
@@ -118,7 +127,8 @@ run: $(BUILD)/wsserver
 	$(BUILD)/wsserver -c etc/wsserver.conf --listen $(RUN_LISTEN) --log_file stderr \
 	  --pid_file $(BUILD)/run/wsserver.pid --control_socket $(BUILD)/run/wsserver.sock
 
-TEST_BINARIES = $(addprefix $(BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so)
+TEST_BINARIES = $(addprefix $(BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so \
+	  port-taken-once.so)
 test:
 	@test/need-packages $(BUILD_PACKAGES) $(TEST_PACKAGES)
 	@$(MAKE) --no-print-directory $(TEST_BINARIES)
@@ -139,7 +149,7 @@ bench: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/reference-server $(BUILD)/str
 bench-chat: $(BUILD)/wsserver $(BUILD)/wsbench
 	@test/bench/run-chat $(BUILD)
 
-bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench
+bench-scale: $(BUILD)/wsserver $(BUILD)/wsbench $(BUILD)/fork-floor
 	@test/bench/run-scale $(BUILD)
 
 # A binary upgrade while wsbench connrate and pingpong run (issue 15).
@@ -210,9 +220,9 @@ soak: $(BUILD)/wsserver $(BUILD)/wsserver-soak
 #   make asan     every test against an AddressSanitizer + UBSan build (build/asan/)
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (build/fuzz/)
 # Both build with clang: libFuzzer comes with it, and clang links the ASan
-# runtime into the executable, so the one test that preloads fail-epoll.so
-# still works (g++'s shared libasan refuses to start unless it comes first in
-# the library list).
+# runtime into the executable, so the tests that preload fail-epoll.so and
+# port-taken-once.so still work (g++'s shared libasan refuses to start unless
+# it comes first in the library list).
 SANITIZER_PACKAGES = clang libclang-rt-dev
 SANITIZER_CXX = clang++
 ASAN_BUILD = build/asan
@@ -234,7 +244,8 @@ $(ASAN_BUILD)/flags: FORCE
 asan: $(ASAN_BUILD)/flags
 	@test/need-packages $(BUILD_PACKAGES) $(TEST_PACKAGES) $(SANITIZER_PACKAGES)
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(ASAN_FLAGS)' \
-	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so)
+	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so \
+	  port-taken-once.so)
 	@test/asan/run $(ASAN_BUILD)
 
 # libFuzzer targets, test/fuzz/*_fuzz.cpp, each run FUZZ_SECONDS by test/fuzz/run.

@@ -62,7 +62,7 @@ int port_of(const BoundSocket& s) {
 
 // A bare port: every IPv6 address (where the kernel has IPv6) and every IPv4
 // address, on two sockets so that IPv4 clients keep plain IPv4 addresses.
-bool bind_any(const ListenAddress& a, int backlog, Listener& out, std::string* error) {
+bool bind_any_once(const ListenAddress& a, int backlog, Listener& out, std::string* error) {
   sockaddr_in6 six{};
   six.sin6_family = AF_INET6;
   six.sin6_addr = in6addr_any;
@@ -77,6 +77,18 @@ bool bind_any(const ListenAddress& a, int backlog, Listener& out, std::string* e
   // With port 0 both families share the port the kernel chose for the first.
   four.sin_port = htons(out.sockets.empty() ? a.port : static_cast<uint16_t>(port_of(out.sockets.front())));
   return bind_inet(reinterpret_cast<sockaddr*>(&four), sizeof four, a.type, backlog, out, error);
+}
+
+// With port 0 the port the kernel picked for IPv6 may already be taken for
+// IPv4 (it only checked IPv6); then both are picked again, a few times.
+bool bind_any(const ListenAddress& a, int backlog, Listener& out, std::string* error) {
+  constexpr int attempts = 16;
+  for (int attempt = 1;; ++attempt) {
+    size_t before = out.sockets.size();
+    if (bind_any_once(a, backlog, out, error)) return true;
+    if (a.port != 0 || errno != EADDRINUSE || attempt == attempts) return false;
+    out.sockets.erase(out.sockets.begin() + static_cast<std::ptrdiff_t>(before), out.sockets.end());
+  }
 }
 
 bool bind_host(const ListenAddress& a, int backlog, Listener& out, std::string* error) {

@@ -5,12 +5,13 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 
 #include "wsserver/fd.hpp"
 
@@ -97,15 +98,21 @@ void reopen_sink(Sink& sink) {
   sink.fd = fd;
 }
 
-// Formats "2026-11-26T03:56:29.123Z" into buf.
+// Formats "2026-11-26T03:56:29.123Z" into buf. The date is computed, not
+// asked of gmtime_r(): that takes the C library's time-zone lock, a write to
+// a page the master shares with every worker it has just forked, and such a
+// write costs a page copy per fork in a burst.
 size_t format_time(char* buf, size_t size) {
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  tm utc{};
-  gmtime_r(&now.tv_sec, &utc);
-  size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &utc);
-  int m = snprintf(buf + n, size - n, ".%03ldZ", now.tv_nsec / 1000000);
-  return n + (m > 0 ? static_cast<size_t>(m) : 0);
+  using namespace std::chrono;
+  auto now = time_point_cast<milliseconds>(system_clock::now());
+  auto day = floor<days>(now);
+  year_month_day date{day};
+  hh_mm_ss time{now - day};
+  int n = snprintf(buf, size, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ", static_cast<int>(date.year()),
+                   static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                   static_cast<long>(time.hours().count()), static_cast<long>(time.minutes().count()),
+                   static_cast<long>(time.seconds().count()), static_cast<long>(time.subseconds().count()));
+  return n > 0 ? std::min(static_cast<size_t>(n), size - 1) : 0;
 }
 
 void write_line(const Sink& sink, int priority, const char* prefix_level, const char* fmt, va_list ap) {

@@ -14,15 +14,18 @@ void Replies::append_framed(std::string_view frame) {
 
 void Replies::mark_end() {
   uint64_t end = sent_ + wire_.size();
-  if (ends_.empty() || ends_.back() != end) ends_.push_back(end);
+  if (no_ends() || ends_.back() != end) ends_.push_back(end);
 }
 
 void Replies::consume(size_t n) {
   wire_.erase(0, n);
   sent_ += n;
-  while (!ends_.empty() && ends_.front() <= sent_) {
-    last_end_ = ends_.front();
-    ends_.pop_front();
+  while (!no_ends() && ends_[first_end_] <= sent_) last_end_ = ends_[first_end_++];
+  // The taken ends go once they are half the vector, so a queue that never
+  // quite empties (a chat client) does not grow it for ever.
+  if (first_end_ > 0 && first_end_ * 2 >= ends_.size()) {
+    ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(first_end_));
+    first_end_ = 0;
   }
 }
 
@@ -34,9 +37,10 @@ void Replies::drop_unstarted() {
     last_end_ = sent_;
     wire_.clear();
     ends_.clear();
-  } else if (!ends_.empty()) {
-    wire_.resize(static_cast<size_t>(ends_.front() - sent_));
-    ends_.resize(1);
+    first_end_ = 0;
+  } else if (!no_ends()) {
+    wire_.resize(static_cast<size_t>(ends_[first_end_] - sent_));
+    ends_.resize(first_end_ + 1);
   }
 }
 

@@ -9,6 +9,8 @@
 // notifications.
 #pragma once
 
+#include <sched.h>
+
 #include <csignal>
 #include <cstdint>
 #include <optional>
@@ -127,6 +129,10 @@ class Master {
   int live_workers() const;
   bool room_for_worker() const;
   std::vector<int> master_only_fds() const;
+  std::vector<int> fork_closes_;  // master_only_fds() as of this turn's forks
+  void stay_on_cpu();
+  void release_cpu();
+  std::optional<cpu_set_t> fork_cpus_;  // while the master stays on one CPU: its own set
   StatusSnapshot snapshot() const;
   std::string answer_control(const std::string& request);
   // The chat bus process (bus.hpp; master_bus.cpp).

@@ -6,9 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "wsserver/config.hpp"
 
@@ -61,9 +61,14 @@ class Replies {
   bool holds_;
   std::string wire_;
   std::string reply_;  // a reply in progress that its framing holds back
-  // Stream offsets (bytes ever queued) where the replies still in wire_ end;
-  // wire_[0] is at offset sent_.
-  std::deque<uint64_t> ends_;
+  bool no_ends() const { return first_end_ == ends_.size(); }
+
+  // Stream offsets (bytes ever queued) where the replies still in wire_ end,
+  // from ends_[first_end_]; wire_[0] is at offset sent_. A vector, not a
+  // deque: a deque allocates as it is made, and every worker makes three
+  // before its first client, each allocation a page the new process copies.
+  std::vector<uint64_t> ends_;
+  size_t first_end_ = 0;
   uint64_t sent_ = 0;
   uint64_t last_end_ = 0;  // the last reply end the socket has taken
 };

@@ -4,8 +4,8 @@
 // another worker published a chat message.
 #pragma once
 
+#include <span>
 #include <string>
-#include <vector>
 
 #include "wsserver/access.hpp"
 #include "wsserver/auth_limit.hpp"
@@ -25,7 +25,7 @@ struct WorkerSetup {
   Scoreboard* board;
   int slot;
   int master_pid;
-  std::vector<int> master_only_fds;  // pid file lock, control socket...
+  std::span<const int> master_only_fds;  // pid file lock, control socket... (the master's list)
   const Identity* identity;
   const std::string* secret;         // null: no authentication
   const AccessRules* access;

@@ -4,9 +4,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "../support/client.hpp"
 #include "../support/server.hpp"
@@ -51,6 +53,14 @@ std::string status(const Server& server, const std::string& form) {
   std::vector<std::string> args = {"-s", "status"};
   if (form == "json") args.push_back("--json");
   return test::run_wsserver(server.same_files(args)).out;
+}
+
+// The CPUs a process may run on, as /proc/PID/status lists them ("0-1").
+std::string cpus_allowed(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Cpus_allowed_list:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 18));
+  return "?";
 }
 
 }  // namespace
@@ -110,4 +120,29 @@ TEST_CASE("a burst over max_workers with overflow reject: the excess is told, no
   // by the overflow path; either way it ends full.
   CHECK(server.wait_log("too many clients: all 10 workers are busy"));
   CHECK(server.workers().size() == 10);
+}
+
+TEST_CASE("workers started in a burst run on every CPU the master was given, and so does the master after") {
+  // The master stays on one CPU while it forks a batch (master_pool.cpp);
+  // each worker must take the master's set back, or a burst would leave
+  // the whole pool on one CPU.
+  cpu_set_t mine;
+  REQUIRE(sched_getaffinity(0, sizeof mine, &mine) == 0);
+  if (CPU_COUNT(&mine) < 2) {
+    WARN("one CPU: nothing to check");
+    return;
+  }
+  std::string all = cpus_allowed("self");
+  Server server({"--workers", "1", "--min_spare", "1", "--max_spare", "2", "--max_workers", "100"});
+  REQUIRE(server.wait_workers(1));
+  std::vector<Client> clients = burst(server.port(), 40);
+  REQUIRE(server.wait_log("workers at once", 10s));
+  for (int i = 0; i < 40; ++i) REQUIRE(clients[i].reply(20s) == "burst" + std::to_string(i));
+  std::vector<int> workers = server.workers();
+  CHECK(workers.size() >= 40);
+  int elsewhere = 0;
+  for (int pid : workers)
+    if (cpus_allowed(std::to_string(pid)) != all) ++elsewhere;
+  CHECK(elsewhere == 0);
+  CHECK(cpus_allowed(std::to_string(server.pid())) == all);
 }

@@ -131,6 +131,23 @@ TEST_CASE("several listeners at once serve the same service") {
   CHECK(datagram(port_of(server.addresses()[2]), "u d p") == "udp\n");
 }
 
+// [no-valgrind]: LD_PRELOAD would go into valgrind.
+TEST_CASE("a bare port 0 whose port is taken for IPv4 picks another for both families", "[no-valgrind]") {
+  if (!test::have_ipv6_loopback()) {
+    WARN("no IPv6: one socket, nothing to race");
+    return;
+  }
+  // The port the kernel picks for the IPv6 socket is free only for IPv6;
+  // here it is taken for IPv4 the first time, as another process might.
+  Server server({"--workers", "1", "--listen", "0"}, "", {"LD_PRELOAD=" + test::build_dir() + "/port-taken-once.so"});
+  REQUIRE(server.addresses().size() == 2);
+  uint16_t port = port_of(server.addresses().back());
+  CHECK(server.addresses().front() == "[::]:" + std::to_string(port));
+  Client v4 = Client::connect(port, "127.0.0.1");
+  REQUIRE(v4.send("four\n"));
+  CHECK(v4.reply() == "four");
+}
+
 TEST_CASE("a bare port listens on every IPv4 and IPv6 address") {
   // Port 0: the kernel picks one, and both families share it.
   Server server({"--workers", "1", "--listen", "0"});

@@ -79,3 +79,31 @@ TEST_CASE("replies: at a reply boundary dropping empties the queue") {
   out.clear();
   CHECK(out.empty());
 }
+
+TEST_CASE("replies: a queue that never empties still knows where each reply ends") {
+  // The ends the socket has taken are dropped in batches as the queue
+  // moves on; every drop must still cut at the right reply.
+  ws::TerminatedReplies framing(ws::Terminator::lf);
+  ws::Replies out(framing);
+  reply(out, "r0");
+  int wrong_drops = 0;
+  for (int i = 1; i <= 1000; ++i) {
+    std::string text = "r" + std::to_string(i);
+    reply(out, text);
+    // The socket takes all but the terminator of the reply before this one.
+    out.consume(out.size() - text.size() - 2);
+    ws::Replies dropped = out;
+    dropped.drop_unstarted();
+    if (dropped.wire() != "\n") ++wrong_drops;
+  }
+  CHECK(wrong_drops == 0);
+  CHECK(out.wire() == "\nr1000\n");
+  out.drop_unstarted();
+  CHECK(out.wire() == "\n");
+  out.consume(1);
+  CHECK(out.empty());
+  reply(out, "next");
+  out.consume(1);
+  out.drop_unstarted();
+  CHECK(out.wire() == "ext\n");
+}
