@@ -65,6 +65,10 @@ std::string wsserver_binary() {
   return env && *env ? env : "build/wsserver";
 }
 
+uint16_t port_of(const std::string& address) {
+  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
 std::string build_dir() {
   std::string bin = wsserver_binary();
   size_t slash = bin.rfind('/');
