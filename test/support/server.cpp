@@ -70,7 +70,10 @@ uint16_t port_of(const std::string& address) {
 }
 
 std::string build_dir() {
-  std::string bin = wsserver_binary();
+  // Under make valgrind WSSERVER is a wrapper script; the build is where the
+  // binary it runs is.
+  const char* real = std::getenv("WSSERVER_REAL");
+  std::string bin = real && *real ? real : wsserver_binary();
   size_t slash = bin.rfind('/');
   return slash == std::string::npos ? "." : bin.substr(0, slash);
 }
