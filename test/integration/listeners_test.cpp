@@ -17,10 +17,10 @@
 using namespace std::chrono_literals;
 using test::Client;
 using test::Server;
+using test::port_of;
 
 namespace {
 
-uint16_t port_of(const std::string& address) { return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))); }
 
 // One datagram to 127.0.0.1:port; its answer, or nullopt after 3 s.
 std::optional<std::string> datagram(uint16_t port, const std::string& payload) {

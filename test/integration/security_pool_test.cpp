@@ -35,12 +35,9 @@
 using namespace std::chrono_literals;
 using test::Client;
 using test::Server;
+using test::port_of;
 
 namespace {
-
-uint16_t port_of(const std::string& address) {
-  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
-}
 
 sockaddr_in loopback(uint16_t port) {
   sockaddr_in a{};

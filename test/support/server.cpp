@@ -65,8 +65,15 @@ std::string wsserver_binary() {
   return env && *env ? env : "build/wsserver";
 }
 
+uint16_t port_of(const std::string& address) {
+  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
 std::string build_dir() {
-  std::string bin = wsserver_binary();
+  // Under make valgrind WSSERVER is a wrapper script; the build is where the
+  // binary it runs is.
+  const char* real = std::getenv("WSSERVER_REAL");
+  std::string bin = real && *real ? real : wsserver_binary();
   size_t slash = bin.rfind('/');
   return slash == std::string::npos ? "." : bin.substr(0, slash);
 }

@@ -19,6 +19,9 @@ using namespace std::chrono_literals;
 std::string wsserver_binary();
 // The directory holding it (and the other build outputs).
 std::string build_dir();
+// The port of a listen address as -s status and Server::addresses() give it
+// ("127.0.0.1:4000", "[::]:4000").
+uint16_t port_of(const std::string& address);
 // "LD_PRELOAD=..." for the server of a test whose windows of time must stay
 // open: its monotonic clock runs 50 times slower (test/support/slow_clock.cpp).
 std::string slow_clock_preload();
