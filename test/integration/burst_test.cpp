@@ -6,11 +6,12 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
 
 #include "../support/client.hpp"
+#include "../support/proc.hpp"
 #include "../support/server.hpp"
 #include "../support/wait.hpp"
 
@@ -53,12 +54,7 @@ std::string status(const Server& server, const std::string& form) {
 }
 
 // The CPUs a process may run on, as /proc/PID/status lists them ("0-1").
-std::string cpus_allowed(const std::string& pid) {
-  std::ifstream in("/proc/" + pid + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("Cpus_allowed_list:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 18));
-  return "?";
-}
+std::string cpus_allowed(int pid) { return test::status_field(pid, "Cpus_allowed_list"); }
 
 }  // namespace
 
@@ -129,7 +125,7 @@ TEST_CASE("workers started in a burst run on every CPU the master was given, and
     WARN("one CPU: nothing to check");
     return;
   }
-  std::string all = cpus_allowed("self");
+  std::string all = cpus_allowed(getpid());
   Server server({"--workers", "1", "--min_spare", "1", "--max_spare", "2", "--max_workers", "100"});
   REQUIRE(server.wait_workers(1));
   std::vector<Client> clients = burst(server.port(), 40);
@@ -139,7 +135,7 @@ TEST_CASE("workers started in a burst run on every CPU the master was given, and
   CHECK(workers.size() >= 40);
   int elsewhere = 0;
   for (int pid : workers)
-    if (cpus_allowed(std::to_string(pid)) != all) ++elsewhere;
+    if (cpus_allowed(pid) != all) ++elsewhere;
   CHECK(elsewhere == 0);
-  CHECK(cpus_allowed(std::to_string(server.pid())) == all);
+  CHECK(cpus_allowed(server.pid()) == all);
 }

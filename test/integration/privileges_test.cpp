@@ -7,11 +7,10 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "../support/client.hpp"
+#include "../support/proc.hpp"
 #include "../support/server.hpp"
 #include "../support/status_json.hpp"
 #include "../support/wait.hpp"
@@ -19,23 +18,7 @@
 using namespace std::chrono_literals;
 using test::Client;
 using test::Server;
-
-namespace {
-
-// The numbers of a /proc/PID/status line such as "Uid: 0 0 0 0".
-std::vector<long> status_numbers(int pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(field + ":", 0) != 0) continue;
-    std::istringstream words(line.substr(field.size() + 1));
-    std::vector<long> out;
-    for (long n; words >> n;) out.push_back(n);
-    return out;
-  }
-  return {};
-}
-
-}  // namespace
+using test::status_numbers;
 
 TEST_CASE("workers run as user and group with real effective and saved ids") {
   if (test::skip_unless_root("privileges can only be dropped by root")) return;

@@ -15,8 +15,6 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "../support/client.hpp"
@@ -30,23 +28,10 @@
 using namespace std::chrono_literals;
 using test::Client;
 using test::Server;
+using test::status_field;
+using test::status_numbers;
 
 namespace {
-
-// The words after "FIELD:" in /proc/PID/status, or empty.
-std::string status_field(int pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0) return line.substr(field.size() + 1);
-  return "";
-}
-
-std::vector<long> status_numbers(int pid, const std::string& field) {
-  std::istringstream words(status_field(pid, field));
-  std::vector<long> out;
-  for (long n; words >> n;) out.push_back(n);
-  return out;
-}
 
 bool refuses(uint16_t port) {
   ws::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

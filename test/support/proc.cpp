@@ -61,11 +61,26 @@ bool alive(int pid) {
   return !f.empty() && f[0] != "Z" && f[0] != "X";
 }
 
-long status_kib(int pid, const std::string& field) {
+std::string status_field(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
-  return -1;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) != 0) continue;
+    size_t value = line.find_first_not_of(" \t", field.size() + 1);
+    return value == std::string::npos ? "" : line.substr(value);
+  }
+  return "";
+}
+
+std::vector<long> status_numbers(int pid, const std::string& field) {
+  std::istringstream words(status_field(pid, field));
+  std::vector<long> out;
+  for (long n; words >> n;) out.push_back(n);
+  return out;
+}
+
+long status_kib(int pid, const std::string& field) {
+  std::string value = status_field(pid, field);
+  return value.empty() ? -1 : std::atol(value.c_str());
 }
 
 double cpu_seconds(int pid) {
