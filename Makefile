@@ -37,8 +37,11 @@ LIB_OBJ = $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/unit/*.cpp))
 INTEGRATION_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard test/integration/*.cpp))
 WSBENCH_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard src/wsbench/*.cpp))
-SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out test/support/fail_epoll.cpp test/support/slow_clock.cpp \
-  test/support/port_taken_once.cpp,$(wildcard test/support/*.cpp)))
+# Libraries some tests preload into the server, each from the
+# test/support/*.cpp of its name with _ for -; not linked into the tests.
+PRELOADS = fail-epoll.so slow-clock.so port-taken-once.so
+SUPPORT_OBJ = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out $(patsubst %.so,test/support/%.cpp,$(subst -,_,$(PRELOADS))),\
+  $(wildcard test/support/*.cpp)))
 
 # Debian packages, installed by test/need-packages when missing: the build
 # needs CLI11 and Catch2 headers; the tests also use these tools (add new
@@ -127,8 +130,8 @@ run: $(BUILD)/wsserver
 	$(BUILD)/wsserver -c etc/wsserver.conf --listen $(RUN_LISTEN) --log_file stderr \
 	  --pid_file $(BUILD)/run/wsserver.pid --control_socket $(BUILD)/run/wsserver.sock
 
-TEST_BINARIES = $(addprefix $(BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so \
-	  port-taken-once.so)
+TEST_NAMES = wsserver wsbench unit-tests integration-tests $(PRELOADS)
+TEST_BINARIES = $(addprefix $(BUILD)/,$(TEST_NAMES))
 test:
 	@test/need-packages $(BUILD_PACKAGES) $(TEST_PACKAGES)
 	@$(MAKE) --no-print-directory $(TEST_BINARIES)
@@ -244,8 +247,7 @@ $(ASAN_BUILD)/flags: FORCE
 asan: $(ASAN_BUILD)/flags
 	@test/need-packages $(BUILD_PACKAGES) $(TEST_PACKAGES) $(SANITIZER_PACKAGES)
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CXX=$(SANITIZER_CXX) CXXFLAGS='$(ASAN_FLAGS)' \
-	  $(addprefix $(ASAN_BUILD)/,wsserver wsbench unit-tests integration-tests fail-epoll.so slow-clock.so \
-	  port-taken-once.so)
+	  $(addprefix $(ASAN_BUILD)/,$(TEST_NAMES))
 	@test/asan/run $(ASAN_BUILD)
 
 # libFuzzer targets, test/fuzz/*_fuzz.cpp, each run FUZZ_SECONDS by test/fuzz/run.
