@@ -129,10 +129,8 @@ class Master {
   int live_workers() const;
   bool room_for_worker() const;
   std::vector<int> master_only_fds() const;
-  std::vector<int> fork_closes_;  // master_only_fds() as of this turn's forks
   void stay_on_cpu();
   void release_cpu();
-  std::optional<cpu_set_t> fork_cpus_;  // while the master stays on one CPU: its own set
   StatusSnapshot snapshot() const;
   std::string answer_control(const std::string& request);
   // The chat bus process (bus.hpp; master_bus.cpp).
@@ -153,6 +151,8 @@ class Master {
   Config& config_;
   Scoreboard board_;
   std::vector<Child> children_;
+  std::vector<int> fork_closes_;        // master_only_fds() as of this turn's forks
+  std::optional<cpu_set_t> fork_cpus_;  // while the master stays on one CPU: its own set
   uint32_t generation_ = 1;
   int target_workers_;  // the pool's size; deaths do not change it, spares and TTIN/TTOU do
   int spawn_rate_ = 1;   // workers added per tick when short of spares: 1, 2, 4 ... 32
